@@ -1,0 +1,30 @@
+GO       ?= go
+FUZZTIME ?= 20s
+BIN      := bin/frontdesk
+
+.PHONY: build run test bench fuzz fmt
+
+build:
+	$(GO) build -o $(BIN) ./cmd/frontdesk
+
+# The gateway with its demo services and the example endpoints on :8080.
+run:
+	$(GO) run ./cmd/frontdesk serve --demo
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -shuffle=on -timeout 8m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+# Each native fuzz target for FUZZTIME.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

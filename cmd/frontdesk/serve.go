@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"frontdesk/cmd/frontdesk/demo"
+	"frontdesk/endpoints"
+	"frontdesk/engine"
+)
+
+func serve(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	config := fl.String("c", "", "path to gateway.json (default ./gateway.json; with --demo, the bundled examples)")
+	demoMode := fl.Bool("demo", false, "start the built-in demo services and serve the example endpoints")
+	listen := fl.String("listen", "", "override the listen address of gateway.json")
+	if err := fl.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	if *demoMode {
+		d, err := demo.Start(0)
+		if err != nil {
+			return fmt.Errorf("starting demo services: %w", err)
+		}
+		defer d.Close()
+		base := env
+		env = func(k string) (string, bool) {
+			if v, ok := d.Env()[k]; ok {
+				return v, true
+			}
+			return base(k)
+		}
+		for name, u := range d.URLs() {
+			log.Info("demo service", "name", name, "url", u)
+		}
+	}
+	fsys, cfgPath, display, err := configFS(*config, *demoMode)
+	if err != nil {
+		return err
+	}
+	gw, err := engine.Load(fsys, cfgPath, engine.Options{Env: env, Logger: log, DisplayPath: display})
+	if err != nil {
+		var le engine.LoadErrors
+		if errors.As(err, &le) {
+			for _, e := range le {
+				fmt.Fprintln(stderr, e.Error())
+			}
+			return exitCode(1)
+		}
+		return err
+	}
+	for _, w := range gw.Warnings {
+		fmt.Fprintln(stderr, w.Error())
+	}
+	addr := gw.Config.Listen
+	if *listen != "" {
+		addr = *listen
+	}
+	srv := &http.Server{
+		Handler:           gw,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	var admin *http.Server
+	if a := gw.Config.AdminListen; a != "" {
+		aln, err := net.Listen("tcp", a)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		admin = &http.Server{Handler: adminMux(), ReadHeaderTimeout: 5 * time.Second}
+		go admin.Serve(aln)
+		log.Info("admin listening", "addr", aln.Addr().String())
+	}
+	log.Info("frontdesk listening", "addr", ln.Addr().String(), "endpoints", len(gw.Plans))
+	for _, p := range gw.Plans {
+		fmt.Fprintf(stdout, "  %-6s %s  (%s)\n", p.Method, p.Route, p.File)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", gw.Config.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), gw.Config.ShutdownTimeout)
+	defer cancel()
+	if admin != nil {
+		admin.Shutdown(sctx)
+	}
+	return srv.Shutdown(sctx)
+}
+
+func adminMux() *http.ServeMux {
+	m := http.NewServeMux()
+	ok := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	}
+	m.HandleFunc("GET /healthz", ok)
+	m.HandleFunc("GET /readyz", ok)
+	return m
+}
+
+// configFS finds gateway.json: the -c path, ./gateway.json, or with --demo
+// and no -c the examples bundled in the binary. Files are read through an
+// fs.FS rooted at "/" so endpoint folders may sit anywhere; messages name
+// them relative to the working directory.
+func configFS(config string, demoMode bool) (fs.FS, string, func(string) string, error) {
+	if config == "" && demoMode {
+		return endpoints.FS, "gateway.json", func(p string) string { return "endpoints/" + p }, nil
+	}
+	if config == "" {
+		config = "gateway.json"
+	}
+	abs, err := filepath.Abs(config)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	wd, _ := os.Getwd()
+	display := func(p string) string {
+		full := "/" + p
+		if rel, err := filepath.Rel(wd, full); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+		return full
+	}
+	return os.DirFS("/"), strings.TrimPrefix(filepath.ToSlash(abs), "/"), display, nil
+}

@@ -1,0 +1,423 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"frontdesk/transform"
+)
+
+// expression is a compiled spec field: the program, and the spec field it
+// came from, for run-time problems.
+type expression struct {
+	*transform.Program
+	field string
+}
+
+// template is a compiled JSON template: objects and arrays whose string
+// leaves are expressions and whose other leaves are literal.
+type template struct {
+	expr   *expression
+	keys   []string
+	fields []*template
+	elems  []*template
+	isObj  bool
+	isArr  bool
+	lit    []byte
+}
+
+func (t *template) reads(add func(*expression)) {
+	switch {
+	case t.expr != nil:
+		add(t.expr)
+	case t.isObj:
+		for _, f := range t.fields {
+			f.reads(add)
+		}
+	case t.isArr:
+		for _, e := range t.elems {
+			e.reads(add)
+		}
+	}
+}
+
+// compiler turns one Spec into a Plan, recording problems in d.
+type compiler struct {
+	d        *decoder
+	cfg      *Config
+	spec     *Spec
+	callIdx  map[string]int
+	names    []string // every name an expression may read, for suggestions
+	base     *transform.Scope
+	defaults Limits
+}
+
+func (c *compiler) compileExpr(n *Node, offset int, src, field string, scope *transform.Scope) *expression {
+	p, err := transform.Compile(src, scope)
+	if err != nil {
+		var ce *transform.CompileError
+		if !errors.As(err, &ce) {
+			c.d.errorf(n.Pos, RuleExprSyntax, field, "%s: %v", field, err)
+			return nil
+		}
+		pos := n.Pos
+		if n.Kind == KindString {
+			pos = n.PosAt(offset + ce.Offset)
+		}
+		rule := RuleExprSyntax
+		msg := ce.Message
+		if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
+			rule = RuleUnknownName
+			msg = fmt.Sprintf("unknown name %q: not a call of this endpoint nor a request name", name)
+			msg += didYouMean(name, c.names)
+		} else if name, ok := strings.CutPrefix(msg, "unknown field "); ok {
+			rule = RuleUnknownName
+			msg = fmt.Sprintf("unknown field %q", name)
+			msg += didYouMean(name, c.names)
+		}
+		c.d.errs = append(c.d.errs, &LoadError{File: c.d.file, Line: pos.Line, Column: pos.Col, Severity: SevError,
+			Rule: rule, Field: field, Message: field + ": " + msg, Snippet: ce.Snippet})
+		return nil
+	}
+	return &expression{Program: p, field: field}
+}
+
+func (c *compiler) expr(n *Node, field string, scope *transform.Scope) *expression {
+	if n == nil {
+		return nil
+	}
+	return c.compileExpr(n, 0, n.Str, field, scope)
+}
+
+func (c *compiler) template(n *Node, field string, scope *transform.Scope) *template {
+	switch n.Kind {
+	case KindString:
+		e := c.expr(n, field, scope)
+		if e == nil {
+			return &template{lit: []byte("null")}
+		}
+		return &template{expr: e}
+	case KindObject:
+		t := &template{isObj: true}
+		for _, m := range n.Members {
+			t.keys = append(t.keys, m.Key)
+			t.fields = append(t.fields, c.template(m.Value, field+"."+m.Key, scope))
+		}
+		return t
+	case KindArray:
+		t := &template{isArr: true}
+		for i, e := range n.Elems {
+			t.elems = append(t.elems, c.template(e, fmt.Sprintf("%s[%d]", field, i), scope))
+		}
+		return t
+	case KindNumber:
+		return &template{lit: []byte(n.Str)}
+	case KindBool:
+		return &template{lit: []byte(strconv.FormatBool(n.Bool))}
+	}
+	return &template{lit: []byte("null")}
+}
+
+// compile builds the Plan of one spec. It returns nil when the spec has
+// errors that make a plan meaningless.
+func (c *compiler) compile() *Plan {
+	s := c.spec
+	p := &Plan{
+		Method:  s.Method,
+		Route:   s.Path,
+		File:    s.File,
+		Summary: s.Summary,
+		Timeout: s.Timeout,
+		limits:  s.Limits.withDefaults(c.defaults),
+	}
+	if p.Timeout == 0 {
+		p.Timeout = DefaultEndpointTimeout
+	}
+	if s.PathNode != nil && s.Path != "" {
+		pat, params, err := muxPattern(s.Path)
+		if err != nil {
+			c.d.errorf(s.PathNode.PosAt(err.Offset), RulePath, "path", "path %q: %s", s.Path, err.Message)
+		}
+		p.pattern, p.params = pat, params
+	}
+
+	c.callIdx = map[string]int{}
+	callNames := make([]string, 0, len(s.Calls))
+	for i, cs := range s.Calls {
+		c.callIdx[cs.Name] = i
+		callNames = append(callNames, cs.Name)
+	}
+	c.base = transform.NewScope(callNames)
+	c.names = append([]string{"params", "query", "headers", "body", "auth", "meta"}, callNames...)
+	withCalls := c.base.With(callNames...)
+	withItem := withCalls.With("item")
+
+	for i, cs := range s.Calls {
+		p.Calls = append(p.Calls, c.call(i, cs, withCalls, withItem))
+	}
+	c.graph(p)
+
+	// The response.
+	if r := s.Response; r != nil {
+		resp := &response{}
+		if r.Status != nil {
+			resp.status = c.expr(r.Status, "response.status", withCalls)
+		}
+		for _, h := range r.Headers {
+			resp.headers = append(resp.headers, namedExpr{h.Key, c.expr(h.Value, "response.headers."+h.Key, withCalls)})
+		}
+		if r.Body != nil {
+			resp.body = c.template(r.Body, "response.body", withCalls)
+		}
+		p.response = resp
+	}
+	p.reads = map[string]bool{}
+	p.eachExpr(func(e *expression) {
+		for _, n := range e.Reads {
+			p.reads[n] = true
+		}
+	})
+	return p
+}
+
+type namedExpr struct {
+	name string
+	expr *expression
+}
+
+func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) *Call {
+	field := "calls." + cs.Name
+	call := &Call{
+		Name:       cs.Name,
+		idx:        i,
+		Method:     cs.Method,
+		Optional:   cs.Optional,
+		decode:     cs.Decode,
+		expose:     cs.ExposeErrors,
+		acceptable: cs.AcceptStatus,
+	}
+	svc, ok := c.cfg.Services[cs.Service]
+	if !ok && cs.ServiceNode != nil && cs.ServiceNode.Kind == KindString {
+		c.d.errorf(cs.ServiceNode.Pos, RuleUnknownSvc, field+".service", "unknown service %q; gateway.json defines %s%s",
+			cs.Service, listOrNone(c.cfg.ServiceOrder), didYouMean(cs.Service, c.cfg.ServiceOrder))
+	}
+	call.service = svc
+	call.Timeout = cs.Timeout
+	if call.Timeout == 0 && svc != nil {
+		call.Timeout = svc.Timeout
+	}
+	if call.Timeout == 0 {
+		call.Timeout = c.spec.Timeout
+	}
+	if call.Timeout == 0 {
+		call.Timeout = DefaultEndpointTimeout
+	}
+	if cs.Timeout > 0 && c.spec.Timeout > 0 && cs.Timeout > c.spec.Timeout {
+		c.d.add(cs.TimeoutNode.Pos, SevWarning, RuleTimeoutBudget, field+".timeout",
+			"call %q timeout %s is longer than the endpoint's %s, which cuts it short", cs.Name, cs.Timeout, c.spec.Timeout)
+	}
+
+	inner := scope
+	if cs.ForEach != nil {
+		inner = itemScope
+	}
+	if cs.Path != nil {
+		parts, err := transform.ParsePath(cs.Path.Str)
+		if err != nil {
+			var pe *transform.PathError
+			errors.As(err, &pe)
+			c.d.errorf(cs.Path.PosAt(pe.Offset), RulePath, field+".path", "%s.path: %s", field, pe.Message)
+		}
+		for _, part := range parts {
+			if part.Expr == "" {
+				call.path = append(call.path, pathPart{lit: part.Literal})
+				continue
+			}
+			e := c.compileExpr(cs.Path, part.Offset, part.Expr, field+".path", inner)
+			call.path = append(call.path, pathPart{expr: e})
+		}
+	}
+	for _, q := range cs.Query {
+		call.query = append(call.query, namedExpr{q.Key, c.expr(q.Value, field+".query."+q.Key, inner)})
+	}
+	for _, h := range cs.Headers {
+		if hopByHop[h.Key] {
+			continue // never sent: hop-by-hop headers belong to one connection
+		}
+		call.headers = append(call.headers, namedExpr{h.Key, c.expr(h.Value, field+".headers."+h.Key, inner)})
+	}
+	if cs.Body != nil {
+		call.body = c.template(cs.Body, field+".body", inner)
+	}
+	call.when = c.expr(cs.When, field+".when", scope)
+	call.forEach = c.expr(cs.ForEach, field+".for_each", scope)
+	call.fallback = c.expr(cs.Fallback, field+".fallback", scope)
+	for _, f := range cs.ForwardHeaders {
+		h := http.CanonicalHeaderKey(f.Str)
+		if !hopByHop[h] {
+			call.forward = append(call.forward, h)
+		}
+	}
+	for _, a := range cs.After {
+		j, ok := c.callIdx[a.Str]
+		if !ok {
+			c.d.errorf(a.Pos, RuleUnknownName, field+".after", "%s.after: %q is not a call of this endpoint%s", field, a.Str, didYouMean(a.Str, c.names[6:]))
+			continue
+		}
+		call.after = append(call.after, j)
+	}
+	return call
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "no services"
+	}
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// graph infers each call's dependencies from the names its expressions read,
+// adds "after" edges, and reports self-reads and cycles.
+func (c *compiler) graph(p *Plan) {
+	for i, call := range p.Calls {
+		deps := map[int]bool{}
+		cs := c.spec.Calls[i]
+		call.eachExpr(func(e *expression) {
+			for _, n := range e.Reads {
+				if j, ok := c.callIdx[n]; ok {
+					if j == i {
+						c.d.errorf(cs.NamePos, RuleCycle, "calls."+call.Name, "call %q reads its own result in %s", call.Name, e.field)
+						continue
+					}
+					deps[j] = true
+				}
+			}
+			for _, n := range e.MetaReads {
+				if j, ok := c.callIdx[n]; ok && !(j == i && e == call.fallback) {
+					if j == i {
+						c.d.errorf(cs.NamePos, RuleCycle, "calls."+call.Name, "call %q reads its own meta in %s (only its fallback may)", call.Name, e.field)
+						continue
+					}
+					deps[j] = true
+				}
+			}
+		})
+		for _, j := range call.after {
+			if j == i {
+				c.d.errorf(cs.NamePos, RuleCycle, "calls."+call.Name, "call %q waits for itself in \"after\"", call.Name)
+				continue
+			}
+			deps[j] = true
+		}
+		for j := range deps {
+			call.deps = append(call.deps, j)
+		}
+		sort.Ints(call.deps)
+	}
+	// Cycles: depth-first search in file order, reporting each cycle once.
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make([]int, len(p.Calls))
+	var stack []int
+	var visit func(i int)
+	visit = func(i int) {
+		color[i] = grey
+		stack = append(stack, i)
+		for _, j := range p.Calls[i].deps {
+			switch color[j] {
+			case white:
+				visit(j)
+			case grey:
+				k := len(stack) - 1
+				for stack[k] != j {
+					k--
+				}
+				cyc := []string{}
+				for _, s := range stack[k:] {
+					cyc = append(cyc, p.Calls[s].Name)
+				}
+				cyc = append(cyc, p.Calls[j].Name)
+				c.d.errorf(c.spec.Calls[j].NamePos, RuleCycle, "calls."+p.Calls[j].Name, "dependency cycle: %s", strings.Join(cyc, " -> "))
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[i] = black
+	}
+	for i := range p.Calls {
+		if color[i] == white {
+			visit(i)
+		}
+	}
+	for i, call := range p.Calls {
+		if len(call.deps) == 0 {
+			p.roots = append(p.roots, i)
+		}
+		for _, j := range call.deps {
+			p.Calls[j].dependents = append(p.Calls[j].dependents, i)
+		}
+	}
+}
+
+// muxPattern turns a spec path into an http.ServeMux pattern and lists its
+// parameters. "/a/{id}" stays as is; a trailing slash or "/" alone gets
+// "{$}" so it matches exactly rather than as a prefix.
+func muxPattern(path string) (string, []string, *transform.PathError) {
+	if !strings.HasPrefix(path, "/") {
+		return "", nil, &transform.PathError{Offset: 0, Message: `must start with "/"`}
+	}
+	var params []string
+	seen := map[string]bool{}
+	off := 1
+	segs := strings.Split(path[1:], "/")
+	for k, seg := range segs {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			name := seg[1 : len(seg)-1]
+			rest := strings.HasSuffix(name, "...")
+			name = strings.TrimSuffix(name, "...")
+			switch {
+			case !identRE.MatchString(name):
+				return "", nil, &transform.PathError{Offset: off, Message: fmt.Sprintf("parameter %q must be an identifier", name)}
+			case seen[name]:
+				return "", nil, &transform.PathError{Offset: off, Message: fmt.Sprintf("parameter %q appears twice", name)}
+			case rest && k != len(segs)-1:
+				return "", nil, &transform.PathError{Offset: off, Message: "a {name...} parameter must be the last segment"}
+			}
+			seen[name] = true
+			params = append(params, name)
+		} else {
+			for i := 0; i < len(seg); i++ {
+				ch := seg[i]
+				if ch == '{' || ch == '}' || ch == '?' || ch == '#' || ch == '%' || ch <= 0x20 || ch >= 0x7f {
+					return "", nil, &transform.PathError{Offset: off + i, Message: fmt.Sprintf("%q is not allowed in a literal path segment", ch)}
+				}
+			}
+		}
+		off += len(seg) + 1
+	}
+	pat := path
+	if strings.HasSuffix(pat, "/") {
+		pat += "{$}"
+	}
+	return pat, params, nil
+}
+
+// hopByHop headers describe one connection and are never forwarded.
+var hopByHop = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true, "Proxy-Authorization": true,
+	"Proxy-Connection": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Host": true, "Content-Length": true,
+}
+
+var _ = time.Second

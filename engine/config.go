@@ -1,0 +1,223 @@
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config is a decoded gateway.json.
+type Config struct {
+	File            string
+	Listen          string
+	AdminListen     string
+	Endpoints       []string // folders, relative to the folder of File
+	Services        map[string]*ServiceConfig
+	ServiceOrder    []string
+	Limits          Limits
+	TrustedProxies  []netip.Prefix
+	ShutdownTimeout time.Duration
+}
+
+// ServiceConfig is one backend service.
+type ServiceConfig struct {
+	Name    string
+	URLs    []*url.URL
+	Balance string // round_robin or least_requests
+	Timeout time.Duration
+	pos     Pos
+}
+
+// Limits bound what one request may cost. Zero fields take the defaults.
+type Limits struct {
+	MaxRequestBody     int64
+	MaxBackendBody     int64
+	MaxCallsPerRequest int
+	MaxJSONDepth       int
+}
+
+// Defaults for everything gateway.json may leave out.
+const (
+	DefaultListen          = ":8080"
+	DefaultRequestBody     = 1 << 20
+	DefaultBackendBody     = 8 << 20
+	DefaultCallsPerRequest = 64
+	DefaultJSONDepth       = 64
+	DefaultEndpointTimeout = 10 * time.Second
+	DefaultShutdown        = 15 * time.Second
+)
+
+var envRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// expandEnv replaces ${VAR} and ${VAR:-default} in every string of the tree.
+func (d *decoder) expandEnv(n *Node, env func(string) (string, bool)) {
+	switch n.Kind {
+	case KindString:
+		if !strings.Contains(n.Str, "${") {
+			return
+		}
+		n.Str = envRE.ReplaceAllStringFunc(n.Str, func(m string) string {
+			sub := envRE.FindStringSubmatch(m)
+			if v, ok := env(sub[1]); ok && (v != "" || sub[2] == "") {
+				return v
+			}
+			if sub[2] != "" {
+				return sub[3]
+			}
+			i := strings.Index(n.Str, m)
+			d.errorf(n.PosAt(max(i, 0)), RuleEnv, "", "environment variable %s is not set and has no default (write ${%s:-default})", sub[1], sub[1])
+			return ""
+		})
+	case KindObject:
+		for _, m := range n.Members {
+			d.expandEnv(m.Value, env)
+		}
+	case KindArray:
+		for _, e := range n.Elems {
+			d.expandEnv(e, env)
+		}
+	}
+}
+
+var gatewayKeys = []string{"listen", "admin_listen", "endpoints", "services", "limits", "trusted_proxies", "shutdown_timeout",
+	"auth", "rate_limit", "cache", "redis"}
+
+func (d *decoder) config(n *Node) *Config {
+	c := &Config{File: d.file, Listen: DefaultListen, Services: map[string]*ServiceConfig{}, ShutdownTimeout: DefaultShutdown}
+	if !d.object(n, "gateway", gatewayKeys...) {
+		return c
+	}
+	for _, m := range n.Members {
+		v := m.Value
+		switch m.Key {
+		case "$schema":
+		case "listen":
+			c.Listen = d.str(v, "listen")
+		case "admin_listen":
+			c.AdminListen = d.str(v, "admin_listen")
+		case "endpoints":
+			c.Endpoints = d.strList(v, "endpoints")
+		case "services":
+			if !d.want(v, KindObject, "services") {
+				continue
+			}
+			for _, s := range v.Members {
+				if !serviceNameRE.MatchString(s.Key) {
+					d.errorf(s.KeyPos, RuleSchema, "services", "service name %q must be letters, digits, '_' or '-'", s.Key)
+				}
+				c.Services[s.Key] = d.service(s.Key, s.Value)
+				c.ServiceOrder = append(c.ServiceOrder, s.Key)
+			}
+		case "limits":
+			c.Limits = d.limits(v, "limits")
+		case "trusted_proxies":
+			for i, s := range d.strList(v, "trusted_proxies") {
+				p, err := netip.ParsePrefix(s)
+				if err != nil {
+					a, err2 := netip.ParseAddr(s)
+					if err2 != nil {
+						d.errorf(v.Elems[i].Pos, RuleSchema, "trusted_proxies", "%q is not an IP address or CIDR prefix", s)
+						continue
+					}
+					p = netip.PrefixFrom(a, a.BitLen())
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
+		case "shutdown_timeout":
+			c.ShutdownTimeout = d.duration(v, "shutdown_timeout")
+		default:
+			d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)
+		}
+	}
+	return c
+}
+
+var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+func (d *decoder) service(name string, n *Node) *ServiceConfig {
+	s := &ServiceConfig{Name: name, Balance: "round_robin", pos: n.Pos}
+	field := "services." + name
+	if !d.object(n, field, "urls", "balance", "timeout") {
+		return s
+	}
+	for _, m := range n.Members {
+		switch m.Key {
+		case "urls":
+			list := d.strList(m.Value, field+".urls")
+			for i, raw := range list {
+				u, err := url.Parse(raw)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+					d.errorf(m.Value.Elems[i].Pos, RuleSchema, field+".urls", "%q is not an http(s) base URL such as \"http://127.0.0.1:9101\"", raw)
+					continue
+				}
+				u.Path = strings.TrimSuffix(u.Path, "/")
+				u.RawPath = ""
+				s.URLs = append(s.URLs, u)
+			}
+			if len(list) == 0 && m.Value.Kind == KindArray {
+				d.errorf(m.Value.Pos, RuleSchema, field+".urls", "%s.urls needs at least one URL", field)
+			}
+		case "balance":
+			s.Balance = d.str(m.Value, field+".balance")
+			if s.Balance != "round_robin" && s.Balance != "least_requests" {
+				d.errorf(m.Value.Pos, RuleSchema, field+".balance", "balance must be \"round_robin\" or \"least_requests\", not %q", s.Balance)
+			}
+		case "timeout":
+			s.Timeout = d.duration(m.Value, field+".timeout")
+		}
+	}
+	if n.Get("urls") == nil {
+		d.errorf(n.Pos, RuleSchema, field, "service %q needs \"urls\"", name)
+	}
+	return s
+}
+
+func (d *decoder) limits(n *Node, field string) Limits {
+	var l Limits
+	if !d.object(n, field, "max_request_body", "max_backend_body", "max_calls_per_request", "max_json_depth") {
+		return l
+	}
+	for _, m := range n.Members {
+		f := field + "." + m.Key
+		switch m.Key {
+		case "max_request_body":
+			l.MaxRequestBody = d.size(m.Value, f)
+		case "max_backend_body":
+			l.MaxBackendBody = d.size(m.Value, f)
+		case "max_calls_per_request":
+			l.MaxCallsPerRequest = d.integer(m.Value, f, 1, 10000)
+		case "max_json_depth":
+			l.MaxJSONDepth = d.integer(m.Value, f, 1, 1000)
+		}
+	}
+	return l
+}
+
+// withDefaults fills zero fields of l from def.
+func (l Limits) withDefaults(def Limits) Limits {
+	if l.MaxRequestBody == 0 {
+		l.MaxRequestBody = def.MaxRequestBody
+	}
+	if l.MaxBackendBody == 0 {
+		l.MaxBackendBody = def.MaxBackendBody
+	}
+	if l.MaxCallsPerRequest == 0 {
+		l.MaxCallsPerRequest = def.MaxCallsPerRequest
+	}
+	if l.MaxJSONDepth == 0 {
+		l.MaxJSONDepth = def.MaxJSONDepth
+	}
+	return l
+}
+
+var builtinLimits = Limits{
+	MaxRequestBody:     DefaultRequestBody,
+	MaxBackendBody:     DefaultBackendBody,
+	MaxCallsPerRequest: DefaultCallsPerRequest,
+	MaxJSONDepth:       DefaultJSONDepth,
+}
+
+func (c *Config) String() string { return fmt.Sprintf("gateway %s", c.File) }

@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// decoder turns Node trees into spec structs strictly: unknown keys, wrong
+// types and bad values become LoadErrors with positions. It never stops at
+// the first problem.
+type decoder struct {
+	file string
+	errs LoadErrors
+}
+
+func (d *decoder) add(pos Pos, sev, rule, field, format string, args ...any) {
+	d.errs = append(d.errs, &LoadError{
+		File: d.file, Line: pos.Line, Column: pos.Col, Severity: sev, Rule: rule,
+		Field: field, Message: fmt.Sprintf(format, args...),
+	})
+}
+
+func (d *decoder) errorf(pos Pos, rule, field, format string, args ...any) {
+	d.add(pos, SevError, rule, field, format, args...)
+}
+
+func (d *decoder) want(n *Node, k Kind, field string) bool {
+	if n.Kind == k {
+		return true
+	}
+	d.errorf(n.Pos, RuleSchema, field, "%s must be a %s, not a %s", field, k, n.Kind)
+	return false
+}
+
+// object checks that n is an object holding only keys from known (a "$schema"
+// key is always allowed) and reports each unknown key with a suggestion.
+func (d *decoder) object(n *Node, field string, known ...string) bool {
+	if !d.want(n, KindObject, field) {
+		return false
+	}
+	for _, m := range n.Members {
+		if m.Key == "$schema" {
+			continue
+		}
+		ok := false
+		for _, k := range known {
+			if k == m.Key {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			d.errorf(m.KeyPos, RuleUnknownKey, field, "unknown key %q in %s%s", m.Key, field, didYouMean(m.Key, known))
+		}
+	}
+	return true
+}
+
+func (d *decoder) str(n *Node, field string) string {
+	if n == nil || !d.want(n, KindString, field) {
+		return ""
+	}
+	return n.Str
+}
+
+func (d *decoder) boolean(n *Node, field string) bool {
+	if n == nil || !d.want(n, KindBool, field) {
+		return false
+	}
+	return n.Bool
+}
+
+func (d *decoder) integer(n *Node, field string, lo, hi int) int {
+	if n == nil || !d.want(n, KindNumber, field) {
+		return 0
+	}
+	f, err := n.Float()
+	if err != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
+		d.errorf(n.Pos, RuleSchema, field, "%s must be a whole number from %d to %d, not %s", field, lo, hi, n.Str)
+		return 0
+	}
+	return int(f)
+}
+
+func (d *decoder) strList(n *Node, field string) []string {
+	if n == nil || !d.want(n, KindArray, field) {
+		return nil
+	}
+	out := make([]string, 0, len(n.Elems))
+	for i, e := range n.Elems {
+		if d.want(e, KindString, fmt.Sprintf("%s[%d]", field, i)) {
+			out = append(out, e.Str)
+		}
+	}
+	return out
+}
+
+// duration parses a positive Go duration such as "300ms".
+func (d *decoder) duration(n *Node, field string) time.Duration {
+	s := d.str(n, field)
+	if s == "" {
+		if n != nil && n.Kind == KindString {
+			d.errorf(n.Pos, RuleDuration, field, "%s is empty; write a duration such as \"300ms\"", field)
+		}
+		return 0
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		d.errorf(n.Pos, RuleDuration, field, "%s: %q is not a positive duration such as \"300ms\" or \"2s\"", field, s)
+		return 0
+	}
+	return v
+}
+
+var sizeRE = regexp.MustCompile(`^([0-9]+)\s*(B|KB|MB|GB)$`)
+
+// size parses "512KB"-style sizes, 1024-based.
+func (d *decoder) size(n *Node, field string) int64 {
+	s := d.str(n, field)
+	if s == "" {
+		return 0
+	}
+	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		d.errorf(n.Pos, RuleSize, field, "%s: %q is not a size such as \"1MB\" (units B, KB, MB, GB)", field, s)
+		return 0
+	}
+	v, err := strconv.ParseInt(m[1], 10, 64)
+	mult := map[string]int64{"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[m[2]]
+	if err != nil || v <= 0 || v > math.MaxInt64/mult {
+		d.errorf(n.Pos, RuleSize, field, "%s: %q is out of range", field, s)
+		return 0
+	}
+	return v * mult
+}

@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"frontdesk/pipeline"
+)
+
+// Options are what Load needs from outside.
+type Options struct {
+	// Env looks up ${VAR} in gateway.json; nil means os.LookupEnv.
+	Env func(string) (string, bool)
+	// Client makes backend requests; nil means NewClient().
+	Client *http.Client
+	// Logger receives request errors and panics; nil discards them.
+	Logger *slog.Logger
+	// DisplayPath turns an fs path into the name used in messages; nil
+	// leaves it as is.
+	DisplayPath func(string) string
+}
+
+// Gateway is a loaded configuration: its plans, ready to serve.
+type Gateway struct {
+	Config   *Config
+	Plans    []*Plan
+	Warnings LoadErrors
+	mux      *http.ServeMux
+}
+
+// ServeHTTP routes a request to its plan.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+
+const maxSpecFiles = 10000
+
+// Load reads gateway.json at configPath in fsys and every endpoint spec in
+// the folders it names, compiles them, and builds the router. It reports
+// every problem at once: the error is a LoadErrors when anything is wrong.
+// What loads clean serves.
+func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
+	if opt.Env == nil {
+		opt.Env = os.LookupEnv
+	}
+	if opt.Client == nil {
+		opt.Client = NewClient()
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	display := opt.DisplayPath
+	if display == nil {
+		display = func(s string) string { return s }
+	}
+	var all LoadErrors
+	d := &decoder{file: display(configPath)}
+	root, err := readNode(fsys, configPath, d)
+	if err != nil {
+		return nil, d.errs
+	}
+	d.expandEnv(root, opt.Env)
+	cfg := d.config(root)
+	all = append(all, d.errs...)
+
+	rt := &runtime{client: opt.Client, services: map[string]*service{}, log: opt.Logger, trusted: cfg.TrustedProxies}
+	for name, s := range cfg.Services {
+		rt.services[name] = newService(s)
+	}
+	defaults := cfg.Limits.withDefaults(builtinLimits)
+
+	g := &Gateway{Config: cfg, mux: http.NewServeMux()}
+	dir := path.Dir(configPath)
+	var files []string
+	for i, e := range cfg.Endpoints {
+		p := path.Join(dir, e)
+		err := fs.WalkDir(fsys, p, func(fp string, de fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if de.IsDir() || !isSpecFile(fp) {
+				return nil
+			}
+			if len(files) >= maxSpecFiles {
+				return fmt.Errorf("more than %d spec files", maxSpecFiles)
+			}
+			files = append(files, fp)
+			return nil
+		})
+		if err != nil {
+			n := root.Get("endpoints")
+			pos := root.Pos
+			if n != nil && i < len(n.Elems) {
+				pos = n.Elems[i].Pos
+			}
+			all = append(all, &LoadError{File: display(configPath), Line: pos.Line, Column: pos.Col, Severity: SevError,
+				Rule: RuleIO, Field: "endpoints", Message: fmt.Sprintf("endpoints folder %q: %v", e, unwrapPathErr(err))})
+		}
+	}
+	slices.Sort(files)
+	files = slices.Compact(files)
+	routes := map[string]*Plan{}
+	for _, f := range files {
+		p, errs := compileFile(fsys, f, cfg, defaults, display(f))
+		all = append(all, errs...)
+		if p == nil || errs.HasErrors() {
+			continue
+		}
+		p.rt = rt
+		for _, c := range p.Calls {
+			c.svc = rt.services[c.service.Name]
+		}
+		if err := g.route(p, routes); err != nil {
+			pos := p.pathPos
+			all = append(all, &LoadError{File: p.File, Line: pos.Line, Column: pos.Col, Severity: SevError,
+				Rule: RuleRouteClash, Field: "path", Message: err.Error()})
+			continue
+		}
+		g.Plans = append(g.Plans, p)
+	}
+	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), opt.Logger))
+	all.sort()
+	if all.HasErrors() {
+		return nil, all
+	}
+	g.Warnings = all
+	return g, nil
+}
+
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// isSpecFile: endpoint specs are .json files that are neither spec tests
+// (.test.json) nor a gateway.json kept beside them.
+func isSpecFile(p string) bool {
+	base := path.Base(p)
+	return strings.HasSuffix(base, ".json") && !strings.HasSuffix(base, ".test.json") && base != "gateway.json"
+}
+
+func readNode(fsys fs.FS, p string, d *decoder) (*Node, error) {
+	b, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		d.errorf(Pos{1, 1, 0}, RuleIO, "", "cannot read: %v", unwrapPathErr(err))
+		return nil, err
+	}
+	n, err := ParseJSON(b)
+	if err != nil {
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			d.errorf(se.Pos, RuleSyntax, "", "%s", se.Msg)
+		}
+		return nil, err
+	}
+	return n, nil
+}
+
+// compileFile decodes and compiles one endpoint spec.
+func compileFile(fsys fs.FS, f string, cfg *Config, defaults Limits, name string) (*Plan, LoadErrors) {
+	d := &decoder{file: name}
+	n, err := readNode(fsys, f, d)
+	if err != nil {
+		return nil, d.errs
+	}
+	s := d.spec(n)
+	c := &compiler{d: d, cfg: cfg, spec: s, defaults: defaults}
+	p := c.compile()
+	if s.PathNode != nil {
+		p.pathPos = s.PathNode.Pos
+	}
+	return p, d.errs
+}
+
+// route registers p on the mux. Two specs with the same method and path, or
+// patterns ServeMux cannot tell apart, are a route clash.
+func (g *Gateway) route(p *Plan, routes map[string]*Plan) (err error) {
+	key := p.Method + " " + p.pattern
+	if other, ok := routes[normalizeRoute(key)]; ok {
+		return fmt.Errorf("%s %s is also defined in %s", p.Method, p.Route, other.File)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%s %s clashes with another endpoint: %v", p.Method, p.Route, v)
+		}
+	}()
+	g.mux.Handle(key, pipeline.Chain(p, p.rt.log))
+	routes[normalizeRoute(key)] = p
+	return nil
+}
+
+// normalizeRoute forgets parameter names: /a/{x} and /a/{y} are one route.
+func normalizeRoute(key string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range key {
+		switch {
+		case r == '{':
+			in = true
+			b.WriteString("{}")
+		case r == '}':
+			in = false
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// unrouted answers requests no plan matched: 405 with Allow when the path
+// exists under other methods, else 404.
+func (g *Gateway) unrouted(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range httpMethods {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pat := g.mux.Handler(probe); pat != "" && pat != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		pipeline.WriteError(w, r, pipeline.ErrNotFound)
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	pipeline.WriteError(w, r, pipeline.ErrMethodNotAllowed)
+}

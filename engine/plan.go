@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"time"
+)
+
+// Plan is one compiled endpoint. It is immutable after Load and safe for
+// concurrent use; it serves requests as an http.Handler.
+type Plan struct {
+	Method  string
+	Route   string // the path as written in the spec
+	File    string
+	Summary string
+	Timeout time.Duration
+	Calls   []*Call // in file order
+
+	pattern  string
+	pathPos  Pos
+	params   []string
+	roots    []int
+	response *response
+	reads    map[string]bool // top-level names any expression reads
+	limits   Limits
+	rt       *runtime
+}
+
+// Call is one compiled backend call.
+type Call struct {
+	Name     string
+	Method   string
+	Optional bool
+	Timeout  time.Duration
+
+	idx        int
+	service    *ServiceConfig
+	svc        *service
+	path       []pathPart
+	query      []namedExpr
+	headers    []namedExpr
+	body       *template
+	when       *expression
+	forEach    *expression
+	fallback   *expression
+	after      []int
+	deps       []int // calls this one waits for, sorted
+	dependents []int // calls that wait for this one
+	decode     string
+	forward    []string
+	acceptable []int
+	expose     bool
+}
+
+// Deps returns the names of the calls c waits for.
+func (p *Plan) Deps(c *Call) []string {
+	out := make([]string, len(c.deps))
+	for i, j := range c.deps {
+		out[i] = p.Calls[j].Name
+	}
+	return out
+}
+
+type pathPart struct {
+	lit  string
+	expr *expression
+}
+
+type response struct {
+	status  *expression
+	headers []namedExpr
+	body    *template
+}
+
+// eachExpr calls f for every expression of the call.
+func (c *Call) eachExpr(f func(*expression)) {
+	add := func(e *expression) {
+		if e != nil {
+			f(e)
+		}
+	}
+	for _, p := range c.path {
+		add(p.expr)
+	}
+	for _, q := range c.query {
+		add(q.expr)
+	}
+	for _, h := range c.headers {
+		add(h.expr)
+	}
+	if c.body != nil {
+		c.body.reads(add)
+	}
+	add(c.when)
+	add(c.forEach)
+	add(c.fallback)
+}
+
+// eachExpr calls f for every expression of the plan.
+func (p *Plan) eachExpr(f func(*expression)) {
+	for _, c := range p.Calls {
+		c.eachExpr(f)
+	}
+	if r := p.response; r != nil {
+		if r.status != nil {
+			f(r.status)
+		}
+		for _, h := range r.headers {
+			if h.expr != nil {
+				f(h.expr)
+			}
+		}
+		if r.body != nil {
+			r.body.reads(func(e *expression) { f(e) })
+		}
+	}
+}

@@ -1,0 +1,870 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"frontdesk/pipeline"
+	"frontdesk/transform"
+)
+
+// Result states.
+const (
+	statePending int32 = iota
+	stateOK
+	stateSkipped
+	stateFailed
+)
+
+// result is what one call produced. Written only by the goroutine running
+// the call; read by others only after that call is done (the scheduler's
+// atomic counters order the two).
+type result struct {
+	state  int32
+	status int
+	header http.Header
+	body   []byte // JSON bytes (XML converted), or text
+	isText bool
+	items  []result // for_each: one per element, in list order
+	dur    time.Duration
+	err    error
+
+	fallback any
+
+	once   sync.Once
+	val    any
+	valErr error
+}
+
+// value is the call's result as expressions see it, decoded once on first
+// read.
+func (r *result) value() (any, error) {
+	switch r.state {
+	case stateSkipped:
+		return nil, nil
+	case stateFailed:
+		return r.fallback, nil
+	}
+	r.once.Do(func() {
+		if r.items != nil {
+			list := make([]any, len(r.items))
+			for i := range r.items {
+				v, err := r.items[i].value()
+				if err != nil {
+					r.valErr = err
+					return
+				}
+				list[i] = v
+			}
+			r.val = list
+			return
+		}
+		switch {
+		case r.isText:
+			r.val = string(r.body)
+		case len(r.body) == 0:
+			r.val = nil
+		default:
+			r.val, r.valErr = transform.DecodeJSON(r.body)
+		}
+	})
+	return r.val, r.valErr
+}
+
+// exchange is the state of one request through one plan.
+type exchange struct {
+	p       *Plan
+	r       *http.Request
+	results []result
+	pending []atomic.Int32
+	budget  atomic.Int64 // backend requests left
+
+	params  map[string]any
+	query   map[string]any
+	headers map[string]any
+	body    any
+	auth    map[string]any
+	xff     string
+	proto   string
+	reqID   string
+}
+
+var anonymous = map[string]any{"sub": nil, "scopes": []any{}, "claims": map[string]any{}, "method": "none"}
+
+// env builds the variables for one evaluation of e: only the names e reads.
+func (x *exchange) env(e *expression, item any) (map[string]any, error) {
+	env := make(map[string]any, len(e.Reads))
+	for _, n := range e.Reads {
+		switch n {
+		case "params":
+			env[n] = x.params
+		case "query":
+			env[n] = x.query
+		case "headers":
+			env[n] = x.headers
+		case "body":
+			env[n] = x.body
+		case "auth":
+			env[n] = x.auth
+		case "item":
+			env[n] = item
+		case "meta":
+			m := make(map[string]any, len(e.MetaReads))
+			for _, c := range e.MetaReads {
+				m[c] = x.meta(x.p.callIndex(c))
+			}
+			env[n] = m
+		default:
+			v, err := x.results[x.p.callIndex(n)].value()
+			if err != nil {
+				return nil, &pipeline.ExprError{Field: e.field, Err: fmt.Errorf("reading %s: %w", n, err)}
+			}
+			env[n] = v
+		}
+	}
+	return env, nil
+}
+
+func (p *Plan) callIndex(name string) int {
+	for i, c := range p.Calls {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// meta describes call i for meta.NAME.
+func (x *exchange) meta(i int) map[string]any {
+	r := &x.results[i]
+	var errv any
+	if r.err != nil {
+		errv = r.err.Error()
+	}
+	status, header := r.status, r.header
+	if r.items != nil {
+		for k := range r.items {
+			status = max(status, r.items[k].status)
+			if header == nil {
+				header = r.items[k].header
+			}
+		}
+	}
+	hm := make(map[string]any, len(header))
+	for k, v := range header {
+		hm[k] = strings.Join(v, ", ")
+	}
+	return map[string]any{
+		"status":      status,
+		"headers":     hm,
+		"duration_ms": float64(r.dur.Microseconds()) / 1000,
+		"error":       errv,
+	}
+}
+
+func (x *exchange) eval(e *expression, item any) (any, error) {
+	env, err := x.env(e, item)
+	if err != nil {
+		return nil, err
+	}
+	v, err := e.Run(env)
+	if err != nil {
+		return nil, &pipeline.ExprError{Field: e.field, Err: err}
+	}
+	return v, nil
+}
+
+// ServeHTTP runs the plan for one request.
+func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	x := &exchange{p: p, r: r, results: make([]result, len(p.Calls)), pending: make([]atomic.Int32, len(p.Calls))}
+	x.budget.Store(int64(p.limits.MaxCallsPerRequest))
+	err := x.prepare()
+	if err == nil {
+		ctx, cancel := context.WithTimeout(r.Context(), p.Timeout)
+		err = x.run(ctx)
+		if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
+			err = pipeline.ErrEndpointTimeout
+		}
+		cancel()
+	}
+	if err != nil && r.Context().Err() != nil {
+		// The client went away; nobody reads what we would write.
+		return
+	}
+	w.Header().Set("Server-Timing", x.serverTiming(time.Since(start)))
+	if err != nil {
+		pipeline.WriteError(w, r, err)
+		return
+	}
+	if err := x.respond(w, start); err != nil {
+		pipeline.WriteError(w, r, err)
+	}
+}
+
+// prepare reads what expressions need from the request, once.
+func (x *exchange) prepare() error {
+	p, r := x.p, x.r
+	if r.ContentLength > p.limits.MaxRequestBody {
+		return &pipeline.BodyError{Status: http.StatusRequestEntityTooLarge,
+			Detail: fmt.Sprintf("The request body is larger than %d bytes.", p.limits.MaxRequestBody)}
+	}
+	if p.reads["params"] || len(p.params) > 0 {
+		x.params = make(map[string]any, len(p.params))
+		for _, n := range p.params {
+			x.params[n] = r.PathValue(n)
+		}
+	}
+	if p.reads["query"] {
+		q := r.URL.Query()
+		x.query = make(map[string]any, len(q))
+		for k, v := range q {
+			x.query[k] = v[0]
+		}
+	}
+	if p.reads["headers"] {
+		x.headers = make(map[string]any, len(r.Header))
+		for k, v := range r.Header {
+			x.headers[k] = strings.Join(v, ", ")
+		}
+	}
+	x.auth = anonymous
+	if p.reads["body"] {
+		if err := x.readBody(); err != nil {
+			return err
+		}
+	}
+	x.reqID = r.Header.Get(pipeline.HeaderRequestID)
+	x.xff = forwardedFor(r, p.rt.trusted)
+	x.proto = "http"
+	if r.TLS != nil {
+		x.proto = "https"
+	}
+	return nil
+}
+
+func (x *exchange) readBody() error {
+	r := x.r
+	max := x.p.limits.MaxRequestBody
+	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body could not be read."}
+	}
+	if int64(len(b)) > max {
+		return &pipeline.BodyError{Status: http.StatusRequestEntityTooLarge,
+			Detail: fmt.Sprintf("The request body is larger than %d bytes.", max)}
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	ct := r.Header.Get("Content-Type")
+	mt, _, _ := mime.ParseMediaType(ct)
+	switch {
+	case ct == "" || mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		if err := transform.CheckJSON(b, x.p.limits.MaxJSONDepth); err != nil {
+			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not valid JSON: " + err.Error() + "."}
+		}
+		v, err := transform.DecodeJSON(b)
+		if err != nil {
+			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not valid JSON."}
+		}
+		x.body = v
+	case mt == "application/x-www-form-urlencoded":
+		vals, err := url.ParseQuery(string(b))
+		if err != nil {
+			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The form body is malformed."}
+		}
+		m := make(map[string]any, len(vals))
+		for k, v := range vals {
+			m[k] = v[0]
+		}
+		x.body = m
+	case strings.HasPrefix(mt, "text/"):
+		x.body = string(b)
+	default:
+		return &pipeline.BodyError{Status: http.StatusUnsupportedMediaType,
+			Detail: fmt.Sprintf("Content-Type %q is not accepted; send application/json.", mt)}
+	}
+	return nil
+}
+
+// forwardedFor is the X-Forwarded-For to send: the client's chain when the
+// peer is a trusted proxy, then the peer itself.
+func forwardedFor(r *http.Request, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+		if a, err := netip.ParseAddr(host); err == nil {
+			a = a.Unmap()
+			for _, t := range trusted {
+				if t.Contains(a) {
+					return strings.Join(prior, ", ") + ", " + host
+				}
+			}
+		}
+	}
+	return host
+}
+
+// run executes the call graph: every call starts as soon as the calls it
+// reads are done. A required failure cancels the rest.
+func (x *exchange) run(ctx context.Context) error {
+	if len(x.p.Calls) == 0 {
+		return nil
+	}
+	for i, c := range x.p.Calls {
+		x.pending[i].Store(int32(len(c.deps)))
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, i := range x.p.roots {
+		x.start(gctx, g, i)
+	}
+	return g.Wait()
+}
+
+func (x *exchange) start(ctx context.Context, g *errgroup.Group, i int) {
+	g.Go(func() (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = &pipeline.PanicError{Value: v}
+			}
+		}()
+		if err := x.runCall(ctx, i); err != nil {
+			return err
+		}
+		for _, j := range x.p.Calls[i].dependents {
+			if x.pending[j].Add(-1) == 0 {
+				x.start(ctx, g, j)
+			}
+		}
+		return nil
+	})
+}
+
+// runCall runs call i to its end. It returns an error only for a required
+// call's failure; an optional failure is recorded in the result.
+func (x *exchange) runCall(ctx context.Context, i int) error {
+	c := x.p.Calls[i]
+	res := &x.results[i]
+	t0 := time.Now()
+	err := x.call(ctx, c, res)
+	res.dur = time.Since(t0)
+	if err == nil {
+		res.state = stateOK
+		return nil
+	}
+	if err == errSkipped {
+		res.state = stateSkipped
+		return nil
+	}
+	res.err = err
+	if !c.Optional || ctx.Err() == context.Canceled {
+		return err
+	}
+	var pe *pipeline.PanicError
+	if errors.As(err, &pe) {
+		return err
+	}
+	res.state = stateFailed
+	if c.fallback != nil {
+		v, ferr := x.eval(c.fallback, nil)
+		if ferr != nil {
+			return ferr
+		}
+		res.fallback = v
+	}
+	return nil
+}
+
+var errSkipped = errors.New("skipped")
+
+func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
+	if c.when != nil {
+		v, err := x.eval(c.when, nil)
+		if err != nil {
+			return err
+		}
+		if b, ok := v.(bool); !ok || !b {
+			if !ok && v != nil {
+				return &pipeline.ExprError{Field: c.when.field, Err: fmt.Errorf("when must be true or false, not %T", v)}
+			}
+			return errSkipped
+		}
+	}
+	if c.forEach == nil {
+		if x.budget.Add(-1) < 0 {
+			return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailLimit,
+				Err: fmt.Errorf("the request needs more than %d backend calls", x.p.limits.MaxCallsPerRequest)}
+		}
+		return x.fetch(ctx, c, nil, res)
+	}
+	v, err := x.eval(c.forEach, nil)
+	if err != nil {
+		return err
+	}
+	var list []any
+	switch l := v.(type) {
+	case nil:
+	case []any:
+		list = l
+	default:
+		return &pipeline.ExprError{Field: c.forEach.field, Err: fmt.Errorf("for_each must be a list, not %T", v)}
+	}
+	if x.budget.Add(-int64(len(list))) < 0 {
+		return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailLimit,
+			Err: fmt.Errorf("for_each over %d elements would make the request exceed %d backend calls", len(list), x.p.limits.MaxCallsPerRequest)}
+	}
+	res.items = make([]result, len(list))
+	g, gctx := errgroup.WithContext(ctx)
+	for k := range list {
+		g.Go(func() (err error) {
+			defer func() {
+				if v := recover(); v != nil {
+					err = &pipeline.PanicError{Value: v}
+				}
+			}()
+			it := &res.items[k]
+			t0 := time.Now()
+			err = x.fetch(gctx, c, list[k], it)
+			it.dur = time.Since(t0)
+			if err == nil {
+				it.state = stateOK
+			}
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// fetch makes one backend request for c and fills res.
+func (x *exchange) fetch(ctx context.Context, c *Call, item any, res *result) error {
+	fail := func(f pipeline.CallFailure, err error) error {
+		return &pipeline.CallError{Call: c.Name, Failure: f, Err: err}
+	}
+	in := c.svc.pick()
+	u := make([]byte, 0, 128)
+	u = append(u, in.base...)
+	for _, part := range c.path {
+		if part.expr == nil {
+			u = append(u, part.lit...)
+			continue
+		}
+		v, err := x.eval(part.expr, item)
+		if err != nil {
+			return err
+		}
+		if u, err = transform.AppendSegment(u, v); err != nil {
+			return fail(pipeline.FailRequest, fmt.Errorf("%s: %w", part.expr.field, err))
+		}
+	}
+	if len(c.query) > 0 {
+		sep := byte('?')
+		for _, q := range c.query {
+			v, err := x.eval(q.expr, item)
+			if err != nil {
+				return err
+			}
+			vals, err := queryValues(v)
+			if err != nil {
+				return &pipeline.ExprError{Field: q.expr.field, Err: err}
+			}
+			for _, s := range vals {
+				u = append(u, sep)
+				sep = '&'
+				u = append(u, url.QueryEscape(q.name)...)
+				u = append(u, '=')
+				u = append(u, url.QueryEscape(s)...)
+			}
+		}
+	}
+	var body io.Reader
+	if c.body != nil {
+		b, err := x.render(nil, c.body, item)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, c.Method, string(u), body)
+	if err != nil {
+		return fail(pipeline.FailRequest, err)
+	}
+	h := req.Header
+	for _, hd := range c.headers {
+		v, err := x.eval(hd.expr, item)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			continue
+		}
+		s, ok := transform.Stringify(v)
+		if !ok || strings.ContainsAny(s, "\r\n\x00") {
+			return &pipeline.ExprError{Field: hd.expr.field, Err: fmt.Errorf("a header value must be a single-line string, number or boolean")}
+		}
+		h[hd.name] = []string{s}
+	}
+	if body != nil {
+		h["Content-Type"] = []string{"application/json"}
+	}
+	if x.reqID != "" {
+		h[pipeline.HeaderRequestID] = []string{x.reqID}
+	}
+	h["X-Forwarded-For"] = []string{x.xff}
+	h["X-Forwarded-Proto"] = []string{x.proto}
+	h["X-Forwarded-Host"] = []string{x.r.Host}
+
+	in.inflight.Add(1)
+	resp, err := x.p.rt.client.Do(req)
+	if err != nil {
+		in.inflight.Add(-1)
+		if cctx.Err() == context.DeadlineExceeded {
+			return fail(pipeline.FailTimeout, err)
+		}
+		return fail(pipeline.FailUnreachable, err)
+	}
+	limit := x.p.limits.MaxBackendBody
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	resp.Body.Close()
+	in.inflight.Add(-1)
+	if err != nil {
+		if cctx.Err() == context.DeadlineExceeded {
+			return fail(pipeline.FailTimeout, err)
+		}
+		return fail(pipeline.FailUnreachable, err)
+	}
+	if int64(len(b)) > limit {
+		return fail(pipeline.FailBody, fmt.Errorf("body larger than %d bytes", limit))
+	}
+	res.status = resp.StatusCode
+	res.header = resp.Header
+	ok := resp.StatusCode < 400
+	for _, s := range c.acceptable {
+		if s == resp.StatusCode {
+			ok = true
+		}
+	}
+	if !ok {
+		ce := &pipeline.CallError{Call: c.Name, Failure: pipeline.FailStatus, Status: resp.StatusCode,
+			Err: fmt.Errorf("backend answered %d", resp.StatusCode), Expose: c.expose}
+		if c.expose {
+			ce.Body = b
+			ce.BodyIsJSON = strings.Contains(resp.Header.Get("Content-Type"), "json")
+		}
+		return ce
+	}
+	if err := x.decode(c, resp.Header.Get("Content-Type"), b, res); err != nil {
+		return fail(pipeline.FailBody, err)
+	}
+	return nil
+}
+
+// decode validates a backend body and keeps it as JSON bytes (XML is
+// converted here, once) or as text. Nothing is decoded into Go values until
+// an expression reads it.
+func (x *exchange) decode(c *Call, ct string, b []byte, res *result) error {
+	mode := c.decode
+	if mode == "auto" {
+		mt, _, _ := mime.ParseMediaType(ct)
+		switch {
+		case len(b) == 0:
+			res.body = nil
+			return nil
+		case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+			mode = "json"
+		case mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml"):
+			mode = "xml"
+		case strings.HasPrefix(mt, "text/"):
+			mode = "text"
+		default:
+			if transform.CheckJSON(b, x.p.limits.MaxJSONDepth) == nil {
+				mode = "json"
+			} else {
+				mode = "text"
+			}
+		}
+	}
+	switch mode {
+	case "json":
+		if len(bytes.TrimSpace(b)) == 0 {
+			res.body = nil
+			return nil
+		}
+		if err := transform.CheckJSON(b, x.p.limits.MaxJSONDepth); err != nil {
+			return err
+		}
+		res.body = b
+	case "xml":
+		j, err := transform.XMLToJSON(b, x.p.limits.MaxJSONDepth)
+		if err != nil {
+			return err
+		}
+		res.body = j
+	case "text":
+		res.body = b
+		res.isText = true
+	}
+	return nil
+}
+
+// queryValues turns an expression's value into query parameter values: nil
+// leaves the parameter out, a list repeats it.
+func queryValues(v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if l, ok := v.([]any); ok {
+		out := make([]string, 0, len(l))
+		for _, e := range l {
+			if e == nil {
+				continue
+			}
+			s, ok := transform.Stringify(e)
+			if !ok {
+				return nil, fmt.Errorf("a query list may hold strings, numbers and booleans, not %T", e)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	s, ok := transform.Stringify(v)
+	if !ok {
+		return nil, fmt.Errorf("a query value must be a string, number, boolean or list, not %T", v)
+	}
+	return []string{s}, nil
+}
+
+// render appends the JSON of template t.
+func (x *exchange) render(dst []byte, t *template, item any) ([]byte, error) {
+	switch {
+	case t.lit != nil:
+		return append(dst, t.lit...), nil
+	case t.isObj:
+		dst = append(dst, '{')
+		for i, k := range t.keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = transform.AppendString(dst, k)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = x.render(dst, t.fields[i], item); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, '}'), nil
+	case t.isArr:
+		dst = append(dst, '[')
+		for i, e := range t.elems {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = x.render(dst, e, item); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	}
+	e := t.expr
+	if len(e.Path) == 1 && item == nil {
+		if i := x.p.callIndex(e.Path[0]); i >= 0 {
+			return x.appendResult(dst, i)
+		}
+	}
+	v, err := x.eval(e, item)
+	if err != nil {
+		return dst, err
+	}
+	out, err := transform.AppendJSON(dst, v)
+	if err != nil {
+		return dst, &pipeline.ExprError{Field: e.field, Err: err}
+	}
+	return out, nil
+}
+
+// appendResult splices call i's result as JSON: raw bytes where the backend
+// answered JSON, without decoding.
+func (x *exchange) appendResult(dst []byte, i int) ([]byte, error) {
+	r := &x.results[i]
+	switch r.state {
+	case stateSkipped:
+		return append(dst, "null"...), nil
+	case stateFailed:
+		out, err := transform.AppendJSON(dst, r.fallback)
+		if err != nil {
+			return dst, &pipeline.ExprError{Field: "calls." + x.p.Calls[i].Name + ".fallback", Err: err}
+		}
+		return out, nil
+	}
+	if r.items != nil {
+		dst = append(dst, '[')
+		for k := range r.items {
+			if k > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendBody(dst, &r.items[k])
+		}
+		return append(dst, ']'), nil
+	}
+	return appendBody(dst, r), nil
+}
+
+func appendBody(dst []byte, r *result) []byte {
+	switch {
+	case r.isText:
+		return transform.AppendString(dst, string(r.body))
+	case len(r.body) == 0:
+		return append(dst, "null"...)
+	}
+	buf := bytes.NewBuffer(dst)
+	if err := json.Compact(buf, r.body); err != nil {
+		return append(dst, "null"...) // unreachable: the body was validated
+	}
+	return buf.Bytes()
+}
+
+// respond composes and writes the response.
+func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
+	p := x.p
+	status := http.StatusOK
+	out := make([]byte, 0, 1024)
+	var err error
+	if p.response != nil && p.response.body != nil {
+		out, err = x.render(out, p.response.body, nil)
+	} else {
+		out = append(out, '{')
+		for i, c := range p.Calls {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = transform.AppendString(out, c.Name)
+			out = append(out, ':')
+			if out, err = x.appendResult(out, i); err != nil {
+				break
+			}
+		}
+		out = append(out, '}')
+	}
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	for i, c := range p.Calls {
+		r := &x.results[i]
+		for _, name := range c.forward {
+			if r.items != nil {
+				for k := range r.items {
+					for _, v := range r.items[k].header[name] {
+						h.Add(name, v)
+					}
+				}
+				continue
+			}
+			for _, v := range r.header[name] {
+				h.Add(name, v)
+			}
+		}
+	}
+	if p.response != nil {
+		if p.response.status != nil {
+			v, err := x.eval(p.response.status, nil)
+			if err != nil {
+				return err
+			}
+			s, ok := toStatus(v)
+			if !ok {
+				return &pipeline.ExprError{Field: p.response.status.field, Err: fmt.Errorf("status must be a whole number from 200 to 599, not %v", v)}
+			}
+			status = s
+		}
+		for _, hd := range p.response.headers {
+			v, err := x.eval(hd.expr, nil)
+			if err != nil {
+				return err
+			}
+			if v == nil {
+				continue
+			}
+			s, ok := transform.Stringify(v)
+			if !ok || strings.ContainsAny(s, "\r\n\x00") {
+				return &pipeline.ExprError{Field: hd.expr.field, Err: fmt.Errorf("a header value must be a single-line string, number or boolean")}
+			}
+			h.Set(hd.name, s)
+		}
+	}
+	var failed []string
+	for i, c := range p.Calls {
+		if x.results[i].state == stateFailed {
+			failed = append(failed, c.Name)
+		}
+	}
+	if len(failed) > 0 {
+		h.Set("Partial-Response", strings.Join(failed, ", "))
+	}
+	h.Set("Server-Timing", x.serverTiming(time.Since(start)))
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(out)+1))
+	w.WriteHeader(status)
+	if x.r.Method != http.MethodHead {
+		out = append(out, '\n')
+		w.Write(out)
+	}
+	return nil
+}
+
+func toStatus(v any) (int, bool) {
+	var n int
+	switch s := v.(type) {
+	case int:
+		n = s
+	case float64:
+		if s != float64(int(s)) {
+			return 0, false
+		}
+		n = int(s)
+	default:
+		return 0, false
+	}
+	return n, n >= 200 && n <= 599
+}
+
+// serverTiming lists each call's duration and the total, in milliseconds.
+func (x *exchange) serverTiming(total time.Duration) string {
+	b := make([]byte, 0, 32*(len(x.p.Calls)+1))
+	for i, c := range x.p.Calls {
+		b = append(b, c.Name...)
+		b = append(b, ";dur="...)
+		b = strconv.AppendFloat(b, float64(x.results[i].dur.Microseconds())/1000, 'f', -1, 64)
+		switch x.results[i].state {
+		case stateSkipped:
+			b = append(b, `;desc="skipped"`...)
+		case stateFailed:
+			b = append(b, `;desc="failed"`...)
+		}
+		b = append(b, ", "...)
+	}
+	b = append(b, "total;dur="...)
+	b = strconv.AppendFloat(b, float64(total.Microseconds())/1000, 'f', -1, 64)
+	return string(b)
+}

@@ -1,0 +1,318 @@
+package engine
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr/builtin"
+)
+
+// Spec is a decoded endpoint file, before compilation. Expression fields keep
+// their Nodes so compile errors can point into the file.
+type Spec struct {
+	File        string
+	Node        *Node
+	Method      string
+	Path        string
+	PathNode    *Node
+	Summary     string
+	Timeout     time.Duration
+	TimeoutNode *Node
+	Limits      Limits
+	Calls       []*CallSpec
+	Response    *ResponseSpec
+}
+
+// CallSpec is one entry of "calls".
+type CallSpec struct {
+	Name           string
+	NamePos        Pos
+	Node           *Node
+	Service        string
+	ServiceNode    *Node
+	Method         string
+	Path           *Node
+	Query          []Member
+	Headers        []Member
+	Body           *Node
+	When           *Node
+	ForEach        *Node
+	Fallback       *Node
+	After          []*Node
+	Optional       bool
+	Decode         string
+	Encode         string
+	Timeout        time.Duration
+	TimeoutNode    *Node
+	ForwardHeaders []*Node
+	AcceptStatus   []int
+	ExposeErrors   bool
+}
+
+// ResponseSpec is the "response" object.
+type ResponseSpec struct {
+	Node    *Node
+	Status  *Node
+	Headers []Member
+	Body    *Node
+	Formats []string
+	XMLRoot string
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// reservedNames may not be used as call names: they are request names,
+// expr keywords or built-in functions.
+var reservedNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range []string{"params", "query", "headers", "body", "auth", "meta", "item",
+		"true", "false", "nil", "in", "not", "and", "or", "let", "if", "else", "matches",
+		"contains", "startsWith", "endsWith", "merge", "pick", "omit", "env", "$env"} {
+		m[n] = true
+	}
+	for _, n := range builtin.Names {
+		m[n] = true
+	}
+	return m
+}()
+
+var endpointKeys = []string{"method", "path", "summary", "timeout", "calls", "response", "limits", "auth", "rate_limit", "cache"}
+
+var callKeys = []string{"service", "method", "path", "query", "headers", "body", "when", "after", "for_each", "optional",
+	"decode", "encode", "timeout", "forward_headers", "fallback", "accept_status", "expose_errors", "xml", "cache"}
+
+var methodRE = regexp.MustCompile(`^[A-Z]+$`)
+
+func (d *decoder) spec(n *Node) *Spec {
+	s := &Spec{File: d.file, Node: n}
+	if !d.object(n, "endpoint", endpointKeys...) {
+		return s
+	}
+	for _, m := range n.Members {
+		v := m.Value
+		switch m.Key {
+		case "$schema":
+		case "method":
+			s.Method = d.str(v, "method")
+			if s.Method != "" && (!methodRE.MatchString(s.Method) || !slices.Contains(httpMethods, s.Method)) {
+				d.errorf(v.Pos, RuleSchema, "method", "method %q is not one of %s", s.Method, strings.Join(httpMethods, ", "))
+				s.Method = ""
+			}
+		case "path":
+			s.Path = d.str(v, "path")
+			s.PathNode = v
+		case "summary":
+			s.Summary = d.str(v, "summary")
+		case "timeout":
+			s.Timeout = d.duration(v, "timeout")
+			s.TimeoutNode = v
+		case "limits":
+			if d.object(v, "limits", "max_request_body") {
+				s.Limits.MaxRequestBody = d.size(v.Get("max_request_body"), "limits.max_request_body")
+			}
+		case "calls":
+			if !d.want(v, KindObject, "calls") {
+				continue
+			}
+			for _, c := range v.Members {
+				s.Calls = append(s.Calls, d.call(c))
+			}
+		case "response":
+			s.Response = d.response(v)
+		default:
+			d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)
+		}
+	}
+	for _, req := range []string{"method", "path"} {
+		if n.Get(req) == nil {
+			d.errorf(n.Pos, RuleSchema, req, "endpoint needs %q", req)
+		}
+	}
+	return s
+}
+
+var httpMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
+
+func (d *decoder) call(m Member) *CallSpec {
+	c := &CallSpec{Name: m.Key, NamePos: m.KeyPos, Node: m.Value, Method: http.MethodGet, Decode: "auto", Encode: "json"}
+	field := fmt.Sprintf("calls.%s", m.Key)
+	switch {
+	case !identRE.MatchString(m.Key):
+		d.errorf(m.KeyPos, RuleSchema, field, "call name %q must be an identifier: letters, digits and '_', not starting with a digit", m.Key)
+	case reservedNames[m.Key]:
+		d.errorf(m.KeyPos, RuleReservedName, field, "call name %q shadows a reserved name; choose another", m.Key)
+	}
+	n := m.Value
+	if !d.object(n, "call "+quote(m.Key), callKeys...) {
+		return c
+	}
+	for _, mm := range n.Members {
+		v := mm.Value
+		f := field + "." + mm.Key
+		switch mm.Key {
+		case "service":
+			c.Service = d.str(v, f)
+			c.ServiceNode = v
+		case "method":
+			c.Method = d.str(v, f)
+			if !slices.Contains(httpMethods, c.Method) {
+				d.errorf(v.Pos, RuleSchema, f, "method %q is not one of %s", c.Method, strings.Join(httpMethods, ", "))
+			}
+		case "path":
+			if d.want(v, KindString, f) {
+				c.Path = v
+			}
+		case "query", "headers":
+			if !d.want(v, KindObject, f) {
+				continue
+			}
+			for _, q := range v.Members {
+				if q.Value.Kind != KindString {
+					d.errorf(q.Value.Pos, RuleSchema, f+"."+q.Key, "%s.%s must be an expression in a string, not a %s", f, q.Key, q.Value.Kind)
+					continue
+				}
+				if mm.Key == "headers" {
+					if !validHeaderName(q.Key) {
+						d.errorf(q.KeyPos, RuleSchema, f, "%q is not a valid header name", q.Key)
+						continue
+					}
+					q.Key = http.CanonicalHeaderKey(q.Key)
+				}
+				if mm.Key == "query" {
+					c.Query = append(c.Query, q)
+				} else {
+					c.Headers = append(c.Headers, q)
+				}
+			}
+		case "body":
+			c.Body = v
+		case "when":
+			if d.want(v, KindString, f) {
+				c.When = v
+			}
+		case "for_each":
+			if d.want(v, KindString, f) {
+				c.ForEach = v
+			}
+		case "fallback":
+			if d.want(v, KindString, f) {
+				c.Fallback = v
+			}
+		case "after":
+			if d.want(v, KindArray, f) {
+				for i, e := range v.Elems {
+					if d.want(e, KindString, fmt.Sprintf("%s[%d]", f, i)) {
+						c.After = append(c.After, e)
+					}
+				}
+			}
+		case "optional":
+			c.Optional = d.boolean(v, f)
+		case "decode":
+			c.Decode = d.str(v, f)
+			if !slices.Contains([]string{"auto", "json", "text", "xml"}, c.Decode) {
+				d.errorf(v.Pos, RuleSchema, f, "decode must be \"auto\", \"json\", \"xml\" or \"text\", not %q", c.Decode)
+			}
+		case "encode":
+			c.Encode = d.str(v, f)
+			if c.Encode != "json" {
+				d.errorf(v.Pos, RuleUnsupported, f, "encode %q is not supported by this build yet; only \"json\"", c.Encode)
+			}
+		case "timeout":
+			c.Timeout = d.duration(v, f)
+			c.TimeoutNode = v
+		case "forward_headers":
+			if d.want(v, KindArray, f) {
+				for i, e := range v.Elems {
+					if d.want(e, KindString, fmt.Sprintf("%s[%d]", f, i)) {
+						if !validHeaderName(e.Str) {
+							d.errorf(e.Pos, RuleSchema, f, "%q is not a valid header name", e.Str)
+							continue
+						}
+						c.ForwardHeaders = append(c.ForwardHeaders, e)
+					}
+				}
+			}
+		case "accept_status":
+			if d.want(v, KindArray, f) {
+				for i, e := range v.Elems {
+					c.AcceptStatus = append(c.AcceptStatus, d.integer(e, fmt.Sprintf("%s[%d]", f, i), 100, 599))
+				}
+			}
+		case "expose_errors":
+			c.ExposeErrors = d.boolean(v, f)
+		default:
+			d.errorf(mm.KeyPos, RuleUnsupported, f, "%q is part of the spec format but not supported by this build yet", mm.Key)
+		}
+	}
+	if n.Get("service") == nil {
+		d.errorf(m.KeyPos, RuleSchema, field, "call %q needs a \"service\"", m.Key)
+	}
+	if n.Get("path") == nil {
+		d.errorf(m.KeyPos, RuleSchema, field, "call %q needs a \"path\"", m.Key)
+	}
+	return c
+}
+
+func (d *decoder) response(n *Node) *ResponseSpec {
+	r := &ResponseSpec{Node: n, Formats: []string{"json"}}
+	if !d.object(n, "response", "status", "headers", "body", "formats", "xml_root") {
+		return r
+	}
+	for _, m := range n.Members {
+		v := m.Value
+		f := "response." + m.Key
+		switch m.Key {
+		case "status":
+			if d.want(v, KindString, f) {
+				r.Status = v
+			}
+		case "headers":
+			if !d.want(v, KindObject, f) {
+				continue
+			}
+			for _, h := range v.Members {
+				if !validHeaderName(h.Key) {
+					d.errorf(h.KeyPos, RuleSchema, f, "%q is not a valid header name", h.Key)
+					continue
+				}
+				if d.want(h.Value, KindString, f+"."+h.Key) {
+					h.Key = http.CanonicalHeaderKey(h.Key)
+					r.Headers = append(r.Headers, h)
+				}
+			}
+		case "body":
+			r.Body = v
+		case "formats":
+			r.Formats = d.strList(v, f)
+			for i, s := range r.Formats {
+				if s != "json" {
+					d.errorf(v.Elems[i].Pos, RuleUnsupported, f, "format %q is not supported by this build yet; only \"json\"", s)
+				}
+			}
+		case "xml_root":
+			r.XMLRoot = d.str(v, f)
+		}
+	}
+	return r
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,11 @@
+module frontdesk
+
+go 1.26.0
+
+require (
+	github.com/clbanning/mxj/v2 v2.7.0
+	github.com/expr-lang/expr v1.17.8
+	golang.org/x/sync v0.25.0
+)
+
+require github.com/google/go-cmp v0.7.0 // indirect

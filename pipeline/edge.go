@@ -1,0 +1,73 @@
+package pipeline
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+)
+
+// HeaderRequestID carries the request id in and out.
+const HeaderRequestID = "X-Request-Id"
+
+// Chain wraps an endpoint's handler in the shared edge, in execution order:
+// recover -> request id -> the endpoint. Auth, rate limit and cache join
+// here, in that order, as they are built.
+func Chain(h http.Handler, log *slog.Logger) http.Handler {
+	h = RequestID(h)
+	h = Recover(h, log)
+	return h
+}
+
+// Recover turns a panic in h into a 500 problem for that request only.
+func Recover(h http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				if log != nil {
+					log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				}
+				WriteError(w, r, &PanicError{Value: v})
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// RequestID accepts a well-formed X-Request-ID from the client or makes one,
+// sets it on the request (so calls pass it on) and on the response.
+func RequestID(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(HeaderRequestID)
+		if !validRequestID(id) {
+			id = NewRequestID()
+			r.Header.Set(HeaderRequestID, id)
+		}
+		w.Header().Set(HeaderRequestID, id)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// validRequestID accepts 1 to 128 visible ASCII characters.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= 0x20 || id[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// NewRequestID returns 16 random bytes in hex.
+func NewRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,248 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/types"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Limits bound what one expression may cost.
+const (
+	// MaxNodes is the most AST nodes one expression may have.
+	MaxNodes = 2000
+	// MemoryBudget bounds the allocations of one evaluation (expr's own
+	// accounting: roughly elements created by map/filter/ranges).
+	MemoryBudget = 1_000_000
+)
+
+// Scope declares the names an expression may read, with their types. It is
+// built once per spec field; Compile reports any other name as unknown.
+type Scope struct {
+	decl  types.Map
+	calls map[string]bool
+}
+
+// NewScope starts a scope with the request names every expression sees:
+// params, query, headers, body, auth and meta (whose members are the call
+// names passed here).
+func NewScope(calls []string) *Scope {
+	meta := types.Map{}
+	for _, c := range calls {
+		meta[c] = types.Map{
+			"status":      types.Int,
+			"headers":     types.Map{types.Extra: types.String},
+			"duration_ms": types.Float64,
+			"error":       types.Any,
+		}
+	}
+	s := &Scope{
+		decl: types.Map{
+			"params":  types.Map{types.Extra: types.String},
+			"query":   types.Map{types.Extra: types.Any},
+			"headers": types.Map{types.Extra: types.String},
+			"body":    types.Any,
+			"auth": types.Map{
+				"sub":    types.Any,
+				"scopes": types.Array(types.String),
+				"claims": types.Map{types.Extra: types.Any},
+				"method": types.String,
+			},
+			"meta": meta,
+		},
+		calls: map[string]bool{},
+	}
+	return s
+}
+
+// With returns a copy of s that also declares name as any value.
+func (s *Scope) With(names ...string) *Scope {
+	d := make(types.Map, len(s.decl)+len(names))
+	for k, v := range s.decl {
+		d[k] = v
+	}
+	for _, n := range names {
+		d[n] = types.Any
+	}
+	return &Scope{decl: d, calls: s.calls}
+}
+
+// Has reports whether name is declared.
+func (s *Scope) Has(name string) bool { _, ok := s.decl[name]; return ok }
+
+// Program is a compiled expression. It is immutable and safe for concurrent
+// use; Run takes a pooled VM for each evaluation.
+type Program struct {
+	// Source is the expression as written.
+	Source string
+	// Reads lists the top-level names the expression reads, sorted.
+	Reads []string
+	// MetaReads lists the call names read as meta.NAME, sorted.
+	MetaReads []string
+	// Path is set when the expression is nothing but a name followed by
+	// constant member accesses (cart, cart.total, user.address.city): the
+	// value can then be spliced from raw JSON without evaluating anything.
+	Path []string
+	prog *vm.Program
+}
+
+// CompileError is an expression that does not compile. Offset is the byte
+// offset of the fault in Source; Snippet is expr's excerpt with a caret.
+type CompileError struct {
+	Source  string
+	Offset  int
+	Message string
+	Snippet string
+}
+
+func (e *CompileError) Error() string { return e.Message + e.Snippet }
+
+// ErrDynamicMeta is returned for meta read with a computed call name, which
+// would hide a dependency from the call graph.
+var ErrDynamicMeta = errors.New("meta must be read as meta.NAME with a call name written out")
+
+// Compile compiles src against scope. Unknown names, syntax errors and type
+// errors that can be seen statically are returned as *CompileError.
+func Compile(src string, scope *Scope) (*Program, error) {
+	opts := append([]expr.Option{expr.Env(scope.decl), expr.MaxNodes(MaxNodes)}, functions...)
+	prog, err := expr.Compile(src, opts...)
+	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			return nil, &CompileError{Source: src, Offset: runeToByte(src, fe.From), Message: fe.Message, Snippet: fe.Snippet}
+		}
+		return nil, &CompileError{Source: src, Message: err.Error()}
+	}
+	p := &Program{Source: src, prog: prog}
+	c := &collector{scope: scope, reads: map[string]bool{}, meta: map[string]bool{}}
+	// Walk the tree as parsed, not prog.Node(): the optimizer fuses nodes
+	// (map of filter) into fields ast.Walk does not visit.
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil, &CompileError{Source: src, Message: err.Error()}
+	}
+	node := tree.Node
+	ast.Walk(&node, c)
+	if c.err != nil {
+		return nil, &CompileError{Source: src, Offset: runeToByte(src, c.errAt), Message: c.err.Error()}
+	}
+	p.Reads = sortedKeys(c.reads)
+	p.MetaReads = sortedKeys(c.meta)
+	p.Path = plainPath(tree.Node)
+	return p, nil
+}
+
+func runeToByte(s string, runes int) int {
+	i := 0
+	for n := 0; n < runes && i < len(s); n++ {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return i
+}
+
+func sortedKeys(m map[string]bool) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type collector struct {
+	scope *Scope
+	reads map[string]bool
+	meta  map[string]bool
+	lets  map[string]bool
+	err   error
+	errAt int
+}
+
+func (c *collector) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.VariableDeclaratorNode:
+		if c.lets == nil {
+			c.lets = map[string]bool{}
+		}
+		c.lets[n.Name] = true
+	case *ast.IdentifierNode:
+		if c.scope.Has(n.Value) && !c.lets[n.Value] {
+			c.reads[n.Value] = true
+		}
+	case *ast.MemberNode:
+		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "meta" {
+			if s, ok := n.Property.(*ast.StringNode); ok {
+				c.meta[s.Value] = true
+			} else if c.err == nil {
+				c.err = ErrDynamicMeta
+				c.errAt = n.Location().From
+			}
+		}
+	}
+}
+
+// plainPath returns [name, key, key...] when node is a name followed only by
+// constant, non-optional member accesses.
+func plainPath(node ast.Node) []string {
+	var rev []string
+	for {
+		switch n := node.(type) {
+		case *ast.IdentifierNode:
+			out := make([]string, 0, len(rev)+1)
+			out = append(out, n.Value)
+			for i := len(rev) - 1; i >= 0; i-- {
+				out = append(out, rev[i])
+			}
+			return out
+		case *ast.MemberNode:
+			s, ok := n.Property.(*ast.StringNode)
+			if !ok || n.Optional || n.Method {
+				return nil
+			}
+			rev = append(rev, s.Value)
+			node = n.Node
+		default:
+			return nil
+		}
+	}
+}
+
+var vmPool = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudget} }}
+
+// RunError is an expression that failed while running.
+type RunError struct {
+	Source string
+	Err    error
+}
+
+func (e *RunError) Error() string { return fmt.Sprintf("%s: %v", e.Source, e.Err) }
+func (e *RunError) Unwrap() error { return e.Err }
+
+// Run evaluates p with env, which must hold every name in p.Reads. A panic
+// inside expr is returned as a *RunError, never propagated.
+func (p *Program) Run(env map[string]any) (out any, err error) {
+	m := vmPool.Get().(*vm.VM)
+	defer func() {
+		if r := recover(); r != nil {
+			err = &RunError{Source: p.Source, Err: fmt.Errorf("%v", r)}
+		}
+		vmPool.Put(m)
+	}()
+	out, err = m.Run(p.prog, env)
+	if err != nil {
+		return nil, &RunError{Source: p.Source, Err: err}
+	}
+	return out, nil
+}
