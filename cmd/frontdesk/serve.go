@@ -93,7 +93,7 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		go admin.Serve(aln)
 		log.Info("admin listening", "addr", aln.Addr().String())
 	}
-	log.Info("frontdesk listening", "addr", ln.Addr().String(), "endpoints", len(gw.Plans))
+	fmt.Fprintf(stdout, "frontdesk listening on http://%s with %d endpoints\n", ln.Addr(), len(gw.Plans))
 	for _, p := range gw.Plans {
 		fmt.Fprintf(stdout, "  %-6s %s  (%s)\n", p.Method, p.Route, p.File)
 	}
