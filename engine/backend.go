@@ -17,6 +17,7 @@ type runtime struct {
 	services map[string]*service
 	log      *slog.Logger
 	trusted  []netip.Prefix
+	tagCalls bool
 }
 
 // service is a backend with its instances.

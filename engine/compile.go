@@ -201,7 +201,7 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 		expose:     cs.ExposeErrors,
 		acceptable: cs.AcceptStatus,
 	}
-	svc, ok := c.cfg.Services[cs.Service]
+	svc, ok := c.cfg.service(cs.Service)
 	if !ok && cs.ServiceNode != nil && cs.ServiceNode.Kind == KindString {
 		c.d.errorf(cs.ServiceNode.Pos, RuleUnknownSvc, field+".service", "unknown service %q; gateway.json defines %s%s",
 			cs.Service, listOrNone(c.cfg.ServiceOrder), didYouMean(cs.Service, c.cfg.ServiceOrder))

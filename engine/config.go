@@ -20,6 +20,8 @@ type Config struct {
 	Limits          Limits
 	TrustedProxies  []netip.Prefix
 	ShutdownTimeout time.Duration
+
+	stubs bool // see Options.StubServices
 }
 
 // ServiceConfig is one backend service.
@@ -137,10 +139,17 @@ func (d *decoder) config(n *Node) *Config {
 
 var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
+// serviceKeys and limitsKeys are the keys accepted in services.NAME and in
+// the gateway's limits; schemas/gateway.schema.json must list the same ones.
+var (
+	serviceKeys = []string{"urls", "balance", "timeout"}
+	limitsKeys  = []string{"max_request_body", "max_backend_body", "max_calls_per_request", "max_json_depth"}
+)
+
 func (d *decoder) service(name string, n *Node) *ServiceConfig {
 	s := &ServiceConfig{Name: name, Balance: "round_robin", pos: n.Pos}
 	field := "services." + name
-	if !d.object(n, field, "urls", "balance", "timeout") {
+	if !d.object(n, field, serviceKeys...) {
 		return s
 	}
 	for _, m := range n.Members {
@@ -177,7 +186,7 @@ func (d *decoder) service(name string, n *Node) *ServiceConfig {
 
 func (d *decoder) limits(n *Node, field string) Limits {
 	var l Limits
-	if !d.object(n, field, "max_request_body", "max_backend_body", "max_calls_per_request", "max_json_depth") {
+	if !d.object(n, field, limitsKeys...) {
 		return l
 	}
 	for _, m := range n.Members {
@@ -218,6 +227,21 @@ var builtinLimits = Limits{
 	MaxBackendBody:     DefaultBackendBody,
 	MaxCallsPerRequest: DefaultCallsPerRequest,
 	MaxJSONDepth:       DefaultJSONDepth,
+}
+
+// service returns the named service, or a stub when stubs are on.
+func (c *Config) service(name string) (*ServiceConfig, bool) {
+	if s, ok := c.Services[name]; ok {
+		return s, true
+	}
+	if !c.stubs || name == "" {
+		return nil, false
+	}
+	u, err := url.Parse("http://" + name + ".invalid")
+	if err != nil {
+		return nil, false
+	}
+	return &ServiceConfig{Name: name, URLs: []*url.URL{u}, Balance: "round_robin"}, true
 }
 
 func (c *Config) String() string { return fmt.Sprintf("gateway %s", c.File) }

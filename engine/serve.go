@@ -414,7 +414,7 @@ func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
 			return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailLimit,
 				Err: fmt.Errorf("the request needs more than %d backend calls", x.p.limits.MaxCallsPerRequest)}
 		}
-		return x.fetch(ctx, c, nil, res)
+		return x.fetch(ctx, c, nil, -1, res)
 	}
 	v, err := x.eval(c.forEach, nil)
 	if err != nil {
@@ -443,7 +443,7 @@ func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
 			}()
 			it := &res.items[k]
 			t0 := time.Now()
-			err = x.fetch(gctx, c, list[k], it)
+			err = x.fetch(gctx, c, list[k], k, it)
 			it.dur = time.Since(t0)
 			if err == nil {
 				it.state = stateOK
@@ -454,8 +454,26 @@ func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
 	return g.Wait()
 }
 
-// fetch makes one backend request for c and fills res.
-func (x *exchange) fetch(ctx context.Context, c *Call, item any, res *result) error {
+// CallInfo says which call a backend request belongs to. With
+// Options.TagCalls it rides on every backend request's context, so an
+// in-process transport (spec tests) can answer by call name.
+type CallInfo struct {
+	Endpoint string // "GET /checkout/{cart_id}"
+	Call     string
+	Index    int // the for_each element, or -1
+}
+
+type callInfoKey struct{}
+
+// CallInfoFrom returns the CallInfo of a backend request's context.
+func CallInfoFrom(ctx context.Context) (CallInfo, bool) {
+	ci, ok := ctx.Value(callInfoKey{}).(CallInfo)
+	return ci, ok
+}
+
+// fetch makes one backend request for c and fills res; index is the
+// for_each element, or -1.
+func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res *result) error {
 	fail := func(f pipeline.CallFailure, err error) error {
 		return &pipeline.CallError{Call: c.Name, Failure: f, Err: err}
 	}
@@ -505,6 +523,9 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, res *result) er
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
+	if x.p.rt.tagCalls {
+		cctx = context.WithValue(cctx, callInfoKey{}, CallInfo{Endpoint: x.p.Method + " " + x.p.Route, Call: c.Name, Index: index})
+	}
 	req, err := http.NewRequestWithContext(cctx, c.Method, string(u), body)
 	if err != nil {
 		return fail(pipeline.FailRequest, err)
