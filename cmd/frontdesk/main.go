@@ -33,7 +33,10 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 const usage = `usage: frontdesk <command> [flags]
 
 commands:
-  serve   run the gateway (serve -h for flags)
+  serve    run the gateway (serve -h for flags)
+  lint     check gateway.json and endpoint specs: frontdesk lint [-c gateway.json] [--format text|json] [paths...]
+  test     run spec tests (NAME.test.json beside NAME.json): frontdesk test [--update] [paths...]
+  explain  print the compiled plan of one endpoint: frontdesk explain [--format text|mermaid|json] METHOD PATH
 `
 
 func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
@@ -44,6 +47,12 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], env, stdout, stderr)
+	case "lint":
+		return lint(args[1:], env, stdout, stderr)
+	case "test":
+		return specTest(ctx, args[1:], env, stdout, stderr)
+	case "explain":
+		return explain(args[1:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
