@@ -11,9 +11,10 @@ build:
 run:
 	$(GO) run ./cmd/frontdesk serve --demo
 
-test:
+test: build
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout 8m ./...
+	$(BIN) lint endpoints
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...

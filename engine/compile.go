@@ -53,6 +53,7 @@ type compiler struct {
 	spec     *Spec
 	callIdx  map[string]int
 	names    []string // every name an expression may read, for suggestions
+	params   []string // the path parameters, when the path is valid
 	base     *transform.Scope
 	defaults Limits
 }
@@ -73,18 +74,61 @@ func (c *compiler) compileExpr(n *Node, offset int, src, field string, scope *tr
 		msg := ce.Message
 		if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
 			rule = RuleUnknownName
-			msg = fmt.Sprintf("unknown name %q: not a call of this endpoint nor a request name", name)
-			msg += didYouMean(name, c.names)
+			switch hint := didYouMean(name, c.names); {
+			case name == "item":
+				msg = `unknown name "item": item is only defined in a call with "for_each", and not in its for_each, when or fallback`
+			case hint != "":
+				msg = fmt.Sprintf("unknown name %q: not a call of this endpoint nor a request name%s", name, hint)
+			default:
+				msg = fmt.Sprintf("unknown name %q: not a call of this endpoint nor a request name; a string literal is quoted: \"'%s'\"", name, name)
+			}
 		} else if name, ok := strings.CutPrefix(msg, "unknown field "); ok {
 			rule = RuleUnknownName
-			msg = fmt.Sprintf("unknown field %q", name)
-			msg += didYouMean(name, c.names)
+			recv, fields := c.fieldsOf(src, ce.Offset)
+			if recv == "" {
+				msg = fmt.Sprintf("unknown field %q", name)
+				fields = c.names
+			} else {
+				msg = fmt.Sprintf("%s has no field %q (it has %s)", recv, name, listOrNone(fields, "no fields"))
+			}
+			msg += didYouMean(name, fields)
 		}
 		c.d.errs = append(c.d.errs, &LoadError{File: c.d.file, Line: pos.Line, Column: pos.Col, Severity: SevError,
 			Rule: rule, Field: field, Message: field + ": " + msg, Snippet: ce.Snippet})
 		return nil
 	}
 	return &expression{Program: p, field: field}
+}
+
+// fieldsOf names the object whose field starts at byte off of src, when it
+// is one whose fields are fixed (auth, params, meta, meta.NAME), and lists
+// those fields.
+func (c *compiler) fieldsOf(src string, off int) (string, []string) {
+	if off > len(src) {
+		return "", nil
+	}
+	before := strings.TrimRight(src[:off], "'\"`")
+	before = strings.TrimSuffix(before, "[")
+	before = strings.TrimSuffix(strings.TrimSuffix(before, "."), "?")
+	i := len(before)
+	for i > 0 && (identRE.MatchString(before[i-1:i]) || before[i-1] >= '0' && before[i-1] <= '9') {
+		i--
+	}
+	recv := before[i:]
+	if strings.HasSuffix(before[:i], "meta.") || strings.HasSuffix(before[:i], "meta?.") {
+		if _, ok := c.callIdx[recv]; ok {
+			return "meta." + recv, []string{"status", "headers", "duration_ms", "error"}
+		}
+	}
+	switch recv {
+	case "auth":
+		return recv, []string{"sub", "scopes", "claims", "method"}
+	case "params":
+		return recv, c.params
+	case "meta":
+		return recv, c.names[6:]
+	}
+	return "", nil
 }
 
 func (c *compiler) expr(n *Node, field string, scope *transform.Scope) *expression {
@@ -153,6 +197,12 @@ func (c *compiler) compile() *Plan {
 		callNames = append(callNames, cs.Name)
 	}
 	c.base = transform.NewScope(callNames)
+	if s.PathNode != nil && p.pattern != "" {
+		// params holds exactly the path's parameters: params.typo is a
+		// load error rather than a nil at run time.
+		c.params = p.params
+		c.base = c.base.WithParams(p.params)
+	}
 	c.names = append([]string{"params", "query", "headers", "body", "auth", "meta"}, callNames...)
 	withCalls := c.base.With(callNames...)
 	withItem := withCalls.With("item")
@@ -176,6 +226,7 @@ func (c *compiler) compile() *Plan {
 		}
 		p.response = resp
 	}
+	c.check(p)
 	p.reads = map[string]bool{}
 	p.eachExpr(func(e *expression) {
 		for _, n := range e.Reads {
@@ -274,8 +325,11 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 	return call
 }
 
-func listOrNone(names []string) string {
+func listOrNone(names []string, none ...string) string {
 	if len(names) == 0 {
+		if len(none) > 0 {
+			return none[0]
+		}
 		return "no services"
 	}
 	q := make([]string, len(names))

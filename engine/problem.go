@@ -73,23 +73,25 @@ func (l LoadErrors) sort() {
 
 // Rule ids, stable: editors and CI filter on them.
 const (
-	RuleSyntax        = "json-syntax"
-	RuleSchema        = "schema"
-	RuleUnknownKey    = "unknown-key"
-	RuleDuration      = "bad-duration"
-	RuleSize          = "bad-size"
-	RuleExprSyntax    = "expr-syntax"
-	RuleUnknownName   = "unknown-name"
-	RuleReservedName  = "reserved-name"
-	RuleUnknownSvc    = "unknown-service"
-	RuleCycle         = "cycle"
-	RuleRouteClash    = "route-clash"
-	RulePath          = "bad-path"
-	RuleEnv           = "missing-env"
-	RuleIO            = "io"
-	RuleUnsupported   = "unsupported"
-	RuleTimeoutBudget = "timeout-exceeds-endpoint"
-	RuleUnusedCall    = "unused-call"
+	RuleSyntax         = "json-syntax"
+	RuleSchema         = "schema"
+	RuleUnknownKey     = "unknown-key"
+	RuleDuration       = "bad-duration"
+	RuleSize           = "bad-size"
+	RuleExprSyntax     = "expr-syntax"
+	RuleUnknownName    = "unknown-name"
+	RuleReservedName   = "reserved-name"
+	RuleUnknownSvc     = "unknown-service"
+	RuleCycle          = "cycle"
+	RuleRouteClash     = "route-clash"
+	RulePath           = "bad-path"
+	RuleEnv            = "missing-env"
+	RuleIO             = "io"
+	RuleUnsupported    = "unsupported"
+	RuleTimeoutBudget  = "timeout-exceeds-endpoint"
+	RuleUnusedCall     = "unused-call"
+	RuleForEach        = "for-each-not-list"
+	RuleMergeCollision = "merge-collision"
 )
 
 // didYouMean returns ` (did you mean "x"?)` when one of known is close to s.
@@ -106,7 +108,11 @@ func didYouMean(s string, known []string) string {
 	return fmt.Sprintf(`; did you mean %q?`, best)
 }
 
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and swaps of two neighbours ("crat" for "cart")
+// cost one each.
 func editDistance(a, b string) int {
+	prev2 := make([]int, len(b)+1)
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
@@ -120,8 +126,11 @@ func editDistance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
 }

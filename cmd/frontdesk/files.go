@@ -37,7 +37,7 @@ func locate(config string, paths []string) (*specFiles, error) {
 		fsys: os.DirFS("/"),
 		display: func(p string) string {
 			full := "/" + p
-			if rel, err := filepath.Rel(wd, full); err == nil && !strings.HasPrefix(rel, "..") {
+			if rel, err := filepath.Rel(wd, full); err == nil {
 				return filepath.ToSlash(rel)
 			}
 			return full

@@ -1,10 +1,84 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"strings"
+
+	"frontdesk/engine"
 )
 
+// lint loads gateway.json and the specs exactly as serve does and prints
+// every problem: `file:line:col: severity: message (rule)`, expression
+// snippets indented below. Exit 0 when clean (warnings allowed), 1 on any
+// error, 2 on usage or I/O errors.
 func lint(args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
-	return errors.New("lint: being written")
+	fl := flag.NewFlagSet("lint", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	config := fl.String("c", "", "gateway.json (default ./gateway.json, or one inside the given folders)")
+	format := fl.String("format", "text", "output format: text or json")
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "usage: frontdesk lint [-c gateway.json] [--format text|json] [paths...]")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "frontdesk lint: --format must be text or json, not %q\n", *format)
+		return exitCode(2)
+	}
+	sf, err := locate(*config, fl.Args())
+	if err != nil {
+		fmt.Fprintln(stderr, "frontdesk lint:", err)
+		return exitCode(2)
+	}
+	if sf.config == "" && sf.endpoints == nil {
+		fmt.Fprintln(stderr, "frontdesk lint: no gateway.json here; name one with -c or give spec files or folders")
+		return exitCode(2)
+	}
+	problems, err := lintProblems(sf, env)
+	if err != nil {
+		fmt.Fprintln(stderr, "frontdesk lint:", err)
+		return exitCode(2)
+	}
+	if *format == "json" {
+		if problems == nil {
+			problems = engine.LoadErrors{}
+		}
+		b, _ := json.MarshalIndent(problems, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else {
+		for _, p := range problems {
+			fmt.Fprintln(stdout, p.Error())
+			if p.Snippet != "" {
+				for _, line := range strings.Split(strings.TrimPrefix(p.Snippet, "\n"), "\n") {
+					fmt.Fprintln(stdout, "    "+line)
+				}
+			}
+		}
+	}
+	if problems.HasErrors() {
+		return exitCode(1)
+	}
+	return nil
+}
+
+// lintProblems loads through the server's own loader and returns every
+// problem, warnings included.
+func lintProblems(sf *specFiles, env func(string) (string, bool)) (engine.LoadErrors, error) {
+	gw, err := engine.Load(sf.fsys, sf.config, engine.Options{
+		Env: env, DisplayPath: sf.display, Endpoints: sf.endpoints, StubServices: sf.config == "",
+	})
+	var le engine.LoadErrors
+	switch {
+	case errors.As(err, &le):
+		return le, nil
+	case err != nil:
+		return nil, err
+	}
+	return gw.Warnings, nil
 }
