@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -70,6 +71,10 @@ func (d *decoder) expandEnv(n *Node, env func(string) (string, bool)) {
 				return sub[3]
 			}
 			i := strings.Index(n.Str, m)
+			if d.envFailed == nil {
+				d.envFailed = map[*Node]bool{}
+			}
+			d.envFailed[n] = true
 			d.errorf(n.PosAt(max(i, 0)), RuleEnv, "", "environment variable %s is not set and has no default (write ${%s:-default})", sub[1], sub[1])
 			return ""
 		})
@@ -116,12 +121,17 @@ func (d *decoder) config(n *Node) *Config {
 		case "limits":
 			c.Limits = d.limits(v, "limits")
 		case "trusted_proxies":
-			for i, s := range d.strList(v, "trusted_proxies") {
+			d.strList(v, "trusted_proxies")
+			for _, e := range v.Elems {
+				if e.Kind != KindString || d.envFailed[e] {
+					continue // reported already
+				}
+				s := e.Str
 				p, err := netip.ParsePrefix(s)
 				if err != nil {
 					a, err2 := netip.ParseAddr(s)
 					if err2 != nil {
-						d.errorf(v.Elems[i].Pos, RuleSchema, "trusted_proxies", "%q is not an IP address or CIDR prefix", s)
+						d.errorf(e.Pos, RuleSchema, "trusted_proxies", "trusted_proxies: %q is not an IP address or CIDR prefix", s)
 						continue
 					}
 					p = netip.PrefixFrom(a, a.BitLen())
@@ -131,7 +141,9 @@ func (d *decoder) config(n *Node) *Config {
 		case "shutdown_timeout":
 			c.ShutdownTimeout = d.duration(v, "shutdown_timeout")
 		default:
-			d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)
+			if slices.Contains(gatewayKeys, m.Key) { // unknown keys are reported by d.object
+				d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)
+			}
 		}
 	}
 	return c
@@ -156,10 +168,14 @@ func (d *decoder) service(name string, n *Node) *ServiceConfig {
 		switch m.Key {
 		case "urls":
 			list := d.strList(m.Value, field+".urls")
-			for i, raw := range list {
+			for _, e := range m.Value.Elems {
+				if e.Kind != KindString || d.envFailed[e] {
+					continue // reported already
+				}
+				raw := e.Str
 				u, err := url.Parse(raw)
 				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-					d.errorf(m.Value.Elems[i].Pos, RuleSchema, field+".urls", "%q is not an http(s) base URL such as \"http://127.0.0.1:9101\"", raw)
+					d.errorf(e.Pos, RuleSchema, field+".urls", "%s.urls: %q is not an http(s) base URL such as \"http://127.0.0.1:9101\"", field, raw)
 					continue
 				}
 				u.Path = strings.TrimSuffix(u.Path, "/")
@@ -172,7 +188,7 @@ func (d *decoder) service(name string, n *Node) *ServiceConfig {
 		case "balance":
 			s.Balance = d.str(m.Value, field+".balance")
 			if s.Balance != "round_robin" && s.Balance != "least_requests" {
-				d.errorf(m.Value.Pos, RuleSchema, field+".balance", "balance must be \"round_robin\" or \"least_requests\", not %q", s.Balance)
+				d.errorf(m.Value.Pos, RuleSchema, field+".balance", "%s.balance must be \"round_robin\" or \"least_requests\", not %q", field, s.Balance)
 			}
 		case "timeout":
 			s.Timeout = d.duration(m.Value, field+".timeout")

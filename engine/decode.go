@@ -15,6 +15,10 @@ import (
 type decoder struct {
 	file string
 	errs LoadErrors
+	// envFailed holds the strings whose ${VAR} could not be expanded: the
+	// missing-env error is their one problem, so their values are not
+	// validated further.
+	envFailed map[*Node]bool
 }
 
 func (d *decoder) add(pos Pos, sev, rule, field, format string, args ...any) {
@@ -32,8 +36,19 @@ func (d *decoder) want(n *Node, k Kind, field string) bool {
 	if n.Kind == k {
 		return true
 	}
-	d.errorf(n.Pos, RuleSchema, field, "%s must be a %s, not a %s", field, k, n.Kind)
+	d.errorf(n.Pos, RuleSchema, field, "%s must be %s, not %s", field, k.article(), n.Kind.article())
 	return false
+}
+
+// article names a kind with its indefinite article: "an object", "null".
+func (k Kind) article() string {
+	switch k {
+	case KindNull:
+		return "null"
+	case KindArray, KindObject:
+		return "an " + k.String()
+	}
+	return "a " + k.String()
 }
 
 // object checks that n is an object holding only keys from known (a "$schema"
@@ -101,6 +116,9 @@ func (d *decoder) strList(n *Node, field string) []string {
 
 // duration parses a positive Go duration such as "300ms".
 func (d *decoder) duration(n *Node, field string) time.Duration {
+	if d.envFailed[n] {
+		return 0
+	}
 	s := d.str(n, field)
 	if s == "" {
 		if n != nil && n.Kind == KindString {
@@ -120,6 +138,9 @@ var sizeRE = regexp.MustCompile(`^([0-9]+)\s*(B|KB|MB|GB)$`)
 
 // size parses "512KB"-style sizes, 1024-based.
 func (d *decoder) size(n *Node, field string) int64 {
+	if d.envFailed[n] {
+		return 0
+	}
 	s := d.str(n, field)
 	if s == "" {
 		return 0

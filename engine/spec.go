@@ -85,6 +85,13 @@ var endpointKeys = []string{"method", "path", "summary", "timeout", "calls", "re
 var callKeys = []string{"service", "method", "path", "query", "headers", "body", "when", "after", "for_each", "optional",
 	"decode", "encode", "timeout", "forward_headers", "fallback", "accept_status", "expose_errors", "xml", "cache"}
 
+// endpointLimitsKeys and responseKeys are the keys accepted in an endpoint's
+// limits and response; schemas/endpoint.schema.json must list the same ones.
+var (
+	endpointLimitsKeys = []string{"max_request_body"}
+	responseKeys       = []string{"status", "headers", "body", "formats", "xml_root"}
+)
+
 var methodRE = regexp.MustCompile(`^[A-Z]+$`)
 
 func (d *decoder) spec(n *Node) *Spec {
@@ -99,7 +106,7 @@ func (d *decoder) spec(n *Node) *Spec {
 		case "method":
 			s.Method = d.str(v, "method")
 			if s.Method != "" && (!methodRE.MatchString(s.Method) || !slices.Contains(httpMethods, s.Method)) {
-				d.errorf(v.Pos, RuleSchema, "method", "method %q is not one of %s", s.Method, strings.Join(httpMethods, ", "))
+				d.errorf(v.Pos, RuleSchema, "method", "method %q is not one of %s%s", s.Method, strings.Join(httpMethods, ", "), didYouMean(strings.ToUpper(s.Method), httpMethods))
 				s.Method = ""
 			}
 		case "path":
@@ -111,7 +118,7 @@ func (d *decoder) spec(n *Node) *Spec {
 			s.Timeout = d.duration(v, "timeout")
 			s.TimeoutNode = v
 		case "limits":
-			if d.object(v, "limits", "max_request_body") {
+			if d.object(v, "limits", endpointLimitsKeys...) {
 				s.Limits.MaxRequestBody = d.size(v.Get("max_request_body"), "limits.max_request_body")
 			}
 		case "calls":
@@ -124,7 +131,9 @@ func (d *decoder) spec(n *Node) *Spec {
 		case "response":
 			s.Response = d.response(v)
 		default:
-			d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)
+			if slices.Contains(endpointKeys, m.Key) { // unknown keys are reported by d.object
+				d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)
+			}
 		}
 	}
 	for _, req := range []string{"method", "path"} {
@@ -159,8 +168,8 @@ func (d *decoder) call(m Member) *CallSpec {
 			c.ServiceNode = v
 		case "method":
 			c.Method = d.str(v, f)
-			if !slices.Contains(httpMethods, c.Method) {
-				d.errorf(v.Pos, RuleSchema, f, "method %q is not one of %s", c.Method, strings.Join(httpMethods, ", "))
+			if v.Kind == KindString && !slices.Contains(httpMethods, c.Method) {
+				d.errorf(v.Pos, RuleSchema, f, "%s %q is not one of %s%s", f, c.Method, strings.Join(httpMethods, ", "), didYouMean(strings.ToUpper(c.Method), httpMethods))
 			}
 		case "path":
 			if d.want(v, KindString, f) {
@@ -177,7 +186,7 @@ func (d *decoder) call(m Member) *CallSpec {
 				}
 				if mm.Key == "headers" {
 					if !validHeaderName(q.Key) {
-						d.errorf(q.KeyPos, RuleSchema, f, "%q is not a valid header name", q.Key)
+						d.errorf(q.KeyPos, RuleSchema, f, "%s: %q is not a valid header name", f, q.Key)
 						continue
 					}
 					q.Key = http.CanonicalHeaderKey(q.Key)
@@ -230,7 +239,7 @@ func (d *decoder) call(m Member) *CallSpec {
 				for i, e := range v.Elems {
 					if d.want(e, KindString, fmt.Sprintf("%s[%d]", f, i)) {
 						if !validHeaderName(e.Str) {
-							d.errorf(e.Pos, RuleSchema, f, "%q is not a valid header name", e.Str)
+							d.errorf(e.Pos, RuleSchema, f, "%s: %q is not a valid header name", f, e.Str)
 							continue
 						}
 						c.ForwardHeaders = append(c.ForwardHeaders, e)
@@ -246,7 +255,9 @@ func (d *decoder) call(m Member) *CallSpec {
 		case "expose_errors":
 			c.ExposeErrors = d.boolean(v, f)
 		default:
-			d.errorf(mm.KeyPos, RuleUnsupported, f, "%q is part of the spec format but not supported by this build yet", mm.Key)
+			if slices.Contains(callKeys, mm.Key) { // unknown keys are reported by d.object
+				d.errorf(mm.KeyPos, RuleUnsupported, f, "%q is part of the spec format but not supported by this build yet", mm.Key)
+			}
 		}
 	}
 	if n.Get("service") == nil {
@@ -260,7 +271,7 @@ func (d *decoder) call(m Member) *CallSpec {
 
 func (d *decoder) response(n *Node) *ResponseSpec {
 	r := &ResponseSpec{Node: n, Formats: []string{"json"}}
-	if !d.object(n, "response", "status", "headers", "body", "formats", "xml_root") {
+	if !d.object(n, "response", responseKeys...) {
 		return r
 	}
 	for _, m := range n.Members {
@@ -277,7 +288,7 @@ func (d *decoder) response(n *Node) *ResponseSpec {
 			}
 			for _, h := range v.Members {
 				if !validHeaderName(h.Key) {
-					d.errorf(h.KeyPos, RuleSchema, f, "%q is not a valid header name", h.Key)
+					d.errorf(h.KeyPos, RuleSchema, f, "%s: %q is not a valid header name", f, h.Key)
 					continue
 				}
 				if d.want(h.Value, KindString, f+"."+h.Key) {
@@ -289,9 +300,9 @@ func (d *decoder) response(n *Node) *ResponseSpec {
 			r.Body = v
 		case "formats":
 			r.Formats = d.strList(v, f)
-			for i, s := range r.Formats {
-				if s != "json" {
-					d.errorf(v.Elems[i].Pos, RuleUnsupported, f, "format %q is not supported by this build yet; only \"json\"", s)
+			for _, e := range v.Elems {
+				if s := e.Str; e.Kind == KindString && s != "json" {
+					d.errorf(e.Pos, RuleUnsupported, f, "format %q is not supported by this build yet; only \"json\"", s)
 				}
 			}
 		case "xml_root":
