@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"frontdesk/pipeline"
+	"frontdesk/schemas"
 )
 
 // Options are what Load needs from outside.
@@ -71,15 +72,19 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	var all LoadErrors
 	d := &decoder{file: display(configPath)}
 	root := &Node{Kind: KindObject, Pos: Pos{1, 1, 0}}
+	var src []byte
 	if configPath != "" {
 		var err error
-		root, err = readNode(fsys, configPath, d)
+		root, src, err = readNode(fsys, configPath, d)
 		if err != nil {
 			return nil, d.errs
 		}
 		d.expandEnv(root, opt.Env)
 	}
 	cfg := d.config(root)
+	if src != nil {
+		d.validateSchema(schemas.Gateway, src, root)
+	}
 	all = append(all, d.errs...)
 	if opt.StubServices {
 		cfg.stubs = true
@@ -186,11 +191,11 @@ func isSpecFile(p string) bool {
 	return strings.HasSuffix(base, ".json") && !strings.HasSuffix(base, ".test.json") && base != "gateway.json"
 }
 
-func readNode(fsys fs.FS, p string, d *decoder) (*Node, error) {
+func readNode(fsys fs.FS, p string, d *decoder) (*Node, []byte, error) {
 	b, err := fs.ReadFile(fsys, p)
 	if err != nil {
 		d.errorf(Pos{1, 1, 0}, RuleIO, "", "cannot read: %v", unwrapPathErr(err))
-		return nil, err
+		return nil, nil, err
 	}
 	n, err := ParseJSON(b)
 	if err != nil {
@@ -198,21 +203,22 @@ func readNode(fsys fs.FS, p string, d *decoder) (*Node, error) {
 		if errors.As(err, &se) {
 			d.errorf(se.Pos, RuleSyntax, "", "%s", se.Msg)
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return n, nil
+	return n, b, nil
 }
 
 // compileFile decodes and compiles one endpoint spec.
 func compileFile(fsys fs.FS, f string, cfg *Config, defaults Limits, name string) (*Plan, LoadErrors) {
 	d := &decoder{file: name}
-	n, err := readNode(fsys, f, d)
+	n, src, err := readNode(fsys, f, d)
 	if err != nil {
 		return nil, d.errs
 	}
 	s := d.spec(n)
 	c := &compiler{d: d, cfg: cfg, spec: s, defaults: defaults}
 	p := c.compile()
+	d.validateSchema(schemas.Endpoint, src, n)
 	if s.PathNode != nil {
 		p.pathPos = s.PathNode.Pos
 	}
@@ -224,6 +230,9 @@ func compileFile(fsys fs.FS, f string, cfg *Config, defaults Limits, name string
 func (g *Gateway) route(p *Plan, routes map[string]*Plan) (err error) {
 	key := p.Method + " " + p.pattern
 	if other, ok := routes[normalizeRoute(key)]; ok {
+		if other.Route != p.Route {
+			return fmt.Errorf("%s %s is also defined in %s as %s %s: routes that differ only in parameter names are the same route", p.Method, p.Route, other.File, other.Method, other.Route)
+		}
 		return fmt.Errorf("%s %s is also defined in %s", p.Method, p.Route, other.File)
 	}
 	defer func() {

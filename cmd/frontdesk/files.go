@@ -33,10 +33,23 @@ func locate(config string, paths []string) (*specFiles, error) {
 		}
 		return strings.TrimPrefix(filepath.ToSlash(filepath.Clean(p)), "/")
 	}
+	// Files under a path the user gave as absolute are named absolutely,
+	// the rest relative to the working directory, as typed.
+	var absRoots []string
+	for _, p := range append([]string{config}, paths...) {
+		if filepath.IsAbs(p) {
+			absRoots = append(absRoots, abs(p))
+		}
+	}
 	sf := &specFiles{
 		fsys: os.DirFS("/"),
 		display: func(p string) string {
 			full := "/" + p
+			for _, r := range absRoots {
+				if p == r || strings.HasPrefix(p, r+"/") {
+					return full
+				}
+			}
 			if rel, err := filepath.Rel(wd, full); err == nil {
 				return filepath.ToSlash(rel)
 			}
