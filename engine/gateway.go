@@ -9,7 +9,9 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"frontdesk/pipeline"
 	"frontdesk/schemas"
@@ -266,6 +268,7 @@ func normalizeRoute(key string) string {
 // unrouted answers requests no plan matched: 405 with Allow when the path
 // exists under other methods, else 404.
 func (g *Gateway) unrouted(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	var allow []string
 	for _, m := range httpMethods {
 		if m == r.Method {
@@ -277,6 +280,7 @@ func (g *Gateway) unrouted(w http.ResponseWriter, r *http.Request) {
 			allow = append(allow, m)
 		}
 	}
+	w.Header().Set("Server-Timing", "total;dur="+strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', -1, 64))
 	if len(allow) == 0 {
 		pipeline.WriteError(w, r, pipeline.ErrNotFound)
 		return

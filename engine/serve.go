@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,6 +105,7 @@ type exchange struct {
 	xff     string
 	proto   string
 	reqID   string
+	ran     bool // the call graph ran: Server-Timing lists the calls
 }
 
 var anonymous = map[string]any{"sub": nil, "scopes": []any{}, "claims": map[string]any{}, "method": "none"}
@@ -196,7 +199,10 @@ func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{p: p, r: r, results: make([]result, len(p.Calls)), pending: make([]atomic.Int32, len(p.Calls))}
 	x.budget.Store(int64(p.limits.MaxCallsPerRequest))
 	err := x.prepare()
-	if err == nil {
+	if err != nil {
+		x.ran = false
+	} else {
+		x.ran = true
 		ctx, cancel := context.WithTimeout(r.Context(), p.Timeout)
 		err = x.run(ctx)
 		if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
@@ -208,14 +214,26 @@ func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The client went away; nobody reads what we would write.
 		return
 	}
-	w.Header().Set("Server-Timing", x.serverTiming(time.Since(start)))
+	if err == nil {
+		err = x.respond(w, start)
+	}
 	if err != nil {
-		pipeline.WriteError(w, r, err)
-		return
-	}
-	if err := x.respond(w, start); err != nil {
+		w.Header().Set("Server-Timing", x.serverTiming(time.Since(start)))
+		x.logError(err)
 		pipeline.WriteError(w, r, err)
 	}
+}
+
+// logError records a failed request: 5xx at warning level (the gateway or a
+// backend is at fault), the rest at debug level.
+func (x *exchange) logError(err error) {
+	status := pipeline.Status(err)
+	level := slog.LevelDebug
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	x.p.rt.log.Log(x.r.Context(), level, "request failed", "endpoint", x.p.Method+" "+x.p.Route,
+		"status", status, "request_id", x.reqID, "error", err.Error())
 }
 
 // prepare reads what expressions need from the request, once.
@@ -278,7 +296,7 @@ func (x *exchange) readBody() error {
 	switch {
 	case ct == "" || mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		if err := transform.CheckJSON(b, x.p.limits.MaxJSONDepth); err != nil {
-			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not valid JSON: " + err.Error() + "."}
+			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not valid JSON (" + strings.TrimPrefix(err.Error(), "invalid JSON: ") + ")."}
 		}
 		v, err := transform.DecodeJSON(b)
 		if err != nil {
@@ -344,7 +362,7 @@ func (x *exchange) start(ctx context.Context, g *errgroup.Group, i int) {
 	g.Go(func() (err error) {
 		defer func() {
 			if v := recover(); v != nil {
-				err = &pipeline.PanicError{Value: v}
+				err = x.recovered(x.p.Calls[i].Name, v)
 			}
 		}()
 		if err := x.runCall(ctx, i); err != nil {
@@ -357,6 +375,14 @@ func (x *exchange) start(ctx context.Context, g *errgroup.Group, i int) {
 		}
 		return nil
 	})
+}
+
+// recovered turns a panic in a call's goroutine into a PanicError and logs
+// it with its stack, as pipeline.Recover does for the request's goroutine.
+func (x *exchange) recovered(call string, v any) error {
+	stack := debug.Stack()
+	x.p.rt.log.Error("panic", "method", x.r.Method, "path", x.r.URL.Path, "call", call, "panic", v, "stack", string(stack))
+	return &pipeline.PanicError{Value: v, Stack: stack}
 }
 
 // runCall runs call i to its end. It returns an error only for a required
@@ -438,7 +464,7 @@ func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
 		g.Go(func() (err error) {
 			defer func() {
 				if v := recover(); v != nil {
-					err = &pipeline.PanicError{Value: v}
+					err = x.recovered(c.Name, v)
 				}
 			}()
 			it := &res.items[k]
@@ -874,6 +900,9 @@ func toStatus(v any) (int, bool) {
 func (x *exchange) serverTiming(total time.Duration) string {
 	b := make([]byte, 0, 32*(len(x.p.Calls)+1))
 	for i, c := range x.p.Calls {
+		if !x.ran {
+			break
+		}
 		b = append(b, c.Name...)
 		b = append(b, ";dur="...)
 		b = strconv.AppendFloat(b, float64(x.results[i].dur.Microseconds())/1000, 'f', -1, 64)

@@ -83,8 +83,8 @@ var ErrEndpointTimeout = errors.New("the endpoint's deadline passed")
 
 // ErrNotFound and ErrMethodNotAllowed are routing failures.
 var (
-	ErrNotFound         = errors.New("no endpoint is defined for this path")
-	ErrMethodNotAllowed = errors.New("the endpoint does not accept this method")
+	ErrNotFound         = errors.New("No endpoint is defined for this path")
+	ErrMethodNotAllowed = errors.New("This endpoint does not accept this method")
 )
 
 // Status maps a request error to the HTTP status the client gets. It is the
