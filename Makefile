@@ -2,7 +2,7 @@ GO       ?= go
 FUZZTIME ?= 20s
 BIN      := bin/frontdesk
 
-.PHONY: build run test bench fuzz fmt
+.PHONY: build run test bench fuzz fmt loadtest
 
 build:
 	$(GO) build -o $(BIN) ./cmd/frontdesk
@@ -15,6 +15,7 @@ test: build
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout 8m ./...
 	$(BIN) lint endpoints
+	$(BIN) test endpoints
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
@@ -29,3 +30,9 @@ fuzz:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# The gateway against a hand-written net/http "floor" and direct backend
+# calls, on loopback: one table row per case (cmd/loadtest). 10s per run;
+# e.g. make loadtest LOADTEST_FLAGS="-duration 2s" or "-soak 60s".
+loadtest: build
+	$(GO) run ./cmd/loadtest -frontdesk $(BIN) $(LOADTEST_FLAGS)
