@@ -35,8 +35,9 @@ const usage = `usage: frontdesk <command> [flags]
 commands:
   serve    run the gateway (serve -h for flags)
   lint     check gateway.json and endpoint specs: frontdesk lint [-c gateway.json] [--format text|json] [paths...]
-  test     run spec tests (NAME.test.json beside NAME.json): frontdesk test [--update] [paths...]
+  test     run spec tests (NAME.test.json beside NAME.json): frontdesk test [-c gateway.json] [--update] [--format text|json] [paths...]
   explain  print the compiled plan of one endpoint: frontdesk explain [--format text|mermaid|json] METHOD PATH
+  demo-backends  run the demo services alone: frontdesk demo-backends [-addr 127.0.0.1:9101] [-delay 0s] [-delay-of service=dur,...]
 `
 
 func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		return specTest(ctx, args[1:], env, stdout, stderr)
 	case "explain":
 		return explain(args[1:], env, stdout, stderr)
+	case "demo-backends":
+		return demoBackends(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -121,6 +122,11 @@ func adminMux() *http.ServeMux {
 	}
 	m.HandleFunc("GET /healthz", ok)
 	m.HandleFunc("GET /readyz", ok)
+	// The goroutine count, for leak checks under load (cmd/loadtest -soak).
+	m.HandleFunc("GET /goroutines", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, runtime.NumGoroutine())
+	})
 	return m
 }
 

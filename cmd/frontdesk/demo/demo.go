@@ -33,6 +33,16 @@ func Start(delay time.Duration) (*Demo, error) {
 // StartOn is Start with a listen address pattern: "127.0.0.1:0" for free
 // ports, or "127.0.0.1:9101" to take five consecutive ports from 9101.
 func StartOn(addr string, delay time.Duration) (*Demo, error) {
+	delays := map[string]time.Duration{}
+	for _, name := range Services {
+		delays[name] = delay
+	}
+	return StartOnEach(addr, delays)
+}
+
+// StartOnEach is StartOn with a delay per service; a service missing from
+// delays answers at once.
+func StartOnEach(addr string, delays map[string]time.Duration) (*Demo, error) {
 	d := &Demo{urls: map[string]string{}}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -51,7 +61,7 @@ func StartOn(addr string, delay time.Duration) (*Demo, error) {
 			return nil, err
 		}
 		h := Handler(name)
-		if delay > 0 {
+		if delay := delays[name]; delay > 0 {
 			inner := h
 			h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				t := time.NewTimer(delay)
@@ -164,8 +174,8 @@ func Handler(name string) http.Handler {
 				if !ok {
 					continue
 				}
-				fmt.Fprintf(&b, "  <item sku=%q>\n    <available>%t</available>\n    <quantity>%d</quantity>\n    <location aisle=%q bin=%q/>\n    <restock>%s</restock>\n  </item>\n",
-					sku, s.qty > 0, s.qty, s.aisle, s.bin, s.restock)
+				fmt.Fprintf(&b, "  <item sku=%q>\n    <available>%t</available>\n    <quantity>%d</quantity>\n    <location aisle=%q bin=%q/>\n    <restock>%s</restock>\n%s  </item>\n",
+					sku, s.qty > 0, s.qty, s.aisle, s.bin, s.restock, s.detailsXML())
 			}
 			b.WriteString("</inventory>\n")
 			w.Write([]byte(b.String()))

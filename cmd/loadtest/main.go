@@ -1,0 +1,71 @@
+// Command loadtest measures Frontdesk against a "floor" (the least a
+// gateway on net/http can cost for the same job) and against direct backend
+// calls, on loopback, and prints one table row per case.
+//
+//	loadtest [-duration 10s] [-connections 32] [-soak 60s] ...   the harness
+//	loadtest floor -addr ... -backends user=URL,cart=URL,catalog=URL
+//	loadtest gen -url URL -c 32 -d 10s                           the Go load generator
+//
+// The harness builds the frontdesk binary, starts the demo backends (twice:
+// plain and with a delay for case 5), the gateway and the floor, each as
+// its own process so each one's CPU time (/proc/PID/stat) is its own, and
+// drives every case with wrk when it is on PATH, else with `loadtest gen`
+// in a process of its own. Every process it starts is stopped by PID at the
+// end, on error and on Ctrl-C too.
+//
+// The cases (specs in testdata/loadtest/cases), all for cart c1 of user u1:
+//
+//  1. one backend (cart), its body under its name: the default response;
+//  2. checkout: user, cart and products, independent JSON calls, default
+//     composition;
+//  3. the calls of 2 with a template that picks, filters and maps fields of
+//     all three;
+//  4. the calls of 2 plus the XML inventory, decode: xml;
+//  5. the calls of 2 against backends that each take -slow-delay (5 ms), at
+//     -slow-connections (4).
+//
+// The floor (floor.go) does the jobs of 1 and 2 (and of 5 on the slow
+// backends) by hand; cases 2-4 are all compared with its 3-call job. The
+// direct rows load one backend with no gateway in front.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if code, ok := err.(exitCode); ok {
+			os.Exit(int(code))
+		}
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// exitCode is an error that only carries the exit status; the reason has
+// been printed.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "floor":
+			return floorMain(ctx, args[1:], stdout, stderr)
+		case "gen":
+			return genMain(ctx, args[1:], stdout, stderr)
+		}
+	}
+	return harness(ctx, args, stdout, stderr)
+}
