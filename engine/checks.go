@@ -24,7 +24,7 @@ func (c *compiler) check(p *Plan) {
 			read[p.Calls[j].Name] = true
 		}
 	}
-	if p.response != nil && p.response.body != nil {
+	if p.response != nil && p.response.body != nil && !c.failed { // a failed expression's reads are unknown
 		for i, call := range p.Calls {
 			if !read[call.Name] {
 				c.d.add(c.spec.Calls[i].NamePos, SevWarning, RuleUnusedCall, "calls."+call.Name,

@@ -54,6 +54,7 @@ type compiler struct {
 	callIdx  map[string]int
 	names    []string // every name an expression may read, for suggestions
 	params   []string // the path parameters, when the path is valid
+	failed   bool     // an expression did not compile, so reads are incomplete
 	base     *transform.Scope
 	defaults Limits
 }
@@ -61,6 +62,7 @@ type compiler struct {
 func (c *compiler) compileExpr(n *Node, offset int, src, field string, scope *transform.Scope) *expression {
 	p, err := transform.Compile(src, scope)
 	if err != nil {
+		c.failed = true
 		var ce *transform.CompileError
 		if !errors.As(err, &ce) {
 			c.d.errorf(n.Pos, RuleExprSyntax, field, "%s: %v", field, err)
@@ -453,6 +455,9 @@ func muxPattern(path string) (string, []string, *transform.PathError) {
 		} else {
 			for i := 0; i < len(seg); i++ {
 				ch := seg[i]
+				if ch == '?' {
+					return "", nil, &transform.PathError{Offset: off + i, Message: "'?' is not allowed in a path: a route matches the path only; read query parameters as query.NAME"}
+				}
 				if ch == '{' || ch == '}' || ch == '?' || ch == '#' || ch == '%' || ch <= 0x20 || ch >= 0x7f {
 					return "", nil, &transform.PathError{Offset: off + i, Message: fmt.Sprintf("%q is not allowed in a literal path segment", ch)}
 				}

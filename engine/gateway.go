@@ -179,6 +179,9 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 }
 
 func unwrapPathErr(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return errors.New("does not exist")
+	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err

@@ -69,14 +69,20 @@ func (n *Node) PosAt(i int) Pos {
 	p.Col++ // opening quote
 	p.Off++
 	raw := n.raw
+	esc := &parser{src: []byte(raw)}
 	dec := 0
 	r := 0
 	for r < len(raw) && dec < i {
 		if raw[r] == '\\' && r+1 < len(raw) {
 			if raw[r+1] == 'u' && r+6 <= len(raw) {
-				v, _ := strconv.ParseUint(raw[r+2:r+6], 16, 32)
-				dec += utf8.RuneLen(rune(v))
-				r += 6
+				// Decode as the parser did: a surrogate pair is one rune
+				// from 12 bytes, a lone surrogate is U+FFFD.
+				v, size, ok := esc.unicode(r)
+				if !ok {
+					v, size = utf8.RuneError, 6
+				}
+				dec += utf8.RuneLen(v)
+				r += size
 			} else {
 				dec++
 				r += 2
@@ -141,6 +147,20 @@ func (p *parser) errf(format string, args ...any) error {
 	return &SyntaxError{p.pos(), fmt.Sprintf(format, args...)}
 }
 
+// unexpected reports the byte at p.i where want was expected, naming the
+// usual non-JSON habits (comments, single quotes) outright.
+func (p *parser) unexpected(want string) error {
+	if p.i < len(p.src) {
+		switch c := p.src[p.i]; {
+		case c == '/' && p.i+1 < len(p.src) && (p.src[p.i+1] == '/' || p.src[p.i+1] == '*'):
+			return p.errf("comments are not allowed in JSON")
+		case c == '\'':
+			return p.errf("strings and keys are written in double quotes in JSON, not single quotes")
+		}
+	}
+	return p.errf("unexpected %s, expected %s", p.show(), want)
+}
+
 func (p *parser) show() string {
 	if p.i >= len(p.src) {
 		return "end of file"
@@ -196,7 +216,7 @@ func (p *parser) value(depth int) (*Node, error) {
 	case c == '-' || ('0' <= c && c <= '9'):
 		return p.number(start)
 	}
-	return nil, p.errf("unexpected %s, expected a value", p.show())
+	return nil, p.unexpected("a value")
 }
 
 func (p *parser) number(start Pos) (*Node, error) {
@@ -214,6 +234,9 @@ func (p *parser) number(start Pos) (*Node, error) {
 	}
 	if p.i < len(p.src) && p.src[p.i] == '0' {
 		p.i++
+		if p.i < len(p.src) && p.src[p.i] >= '0' && p.src[p.i] <= '9' {
+			return nil, p.errf("malformed number: JSON numbers have no leading zeros (write \"01234\" as a string)")
+		}
 	} else if digits() == 0 {
 		return nil, p.errf("malformed number")
 	}
@@ -236,6 +259,7 @@ func (p *parser) number(start Pos) (*Node, error) {
 }
 
 func (p *parser) str() (string, string, error) {
+	open := p.pos()
 	p.i++ // opening quote
 	b := p.i
 	var sb strings.Builder
@@ -276,8 +300,10 @@ func (p *parser) str() (string, string, error) {
 				return "", "", p.errf("unknown escape \\%c", e)
 			}
 			p.i += 2
+		case c == '\n' || c == '\r':
+			return "", "", &SyntaxError{open, "string is not closed before the end of the line (a closing '\"' is missing; a newline inside a string is written \\n)"}
 		case c < 0x20:
-			return "", "", p.errf("control character in string (newlines must be written \\n)")
+			return "", "", p.errf("control character in string (write a tab as \\t, a newline as \\n)")
 		default:
 			sb.WriteByte(c)
 			p.i++
@@ -317,24 +343,28 @@ func (p *parser) object(depth int) (*Node, error) {
 		p.i++
 		return n, nil
 	}
-	seen := map[string]bool{}
+	seen := map[string]Pos{}
+	var comma Pos
 	for {
 		p.skip()
+		if p.i < len(p.src) && p.src[p.i] == '}' && comma.Line > 0 {
+			return nil, &SyntaxError{comma, "trailing comma before '}'; JSON allows none after the last member"}
+		}
 		if p.i >= len(p.src) || p.src[p.i] != '"' {
-			return nil, p.errf("unexpected %s, expected a key in quotes", p.show())
+			return nil, p.unexpected("a key in quotes")
 		}
 		kp := p.pos()
 		k, _, err := p.str()
 		if err != nil {
 			return nil, err
 		}
-		if seen[k] {
-			return nil, &SyntaxError{kp, fmt.Sprintf("duplicate key %q", k)}
+		if first, dup := seen[k]; dup {
+			return nil, &SyntaxError{kp, fmt.Sprintf("duplicate key %q (first at line %d, column %d)", k, first.Line, first.Col)}
 		}
-		seen[k] = true
+		seen[k] = kp
 		p.skip()
 		if p.i >= len(p.src) || p.src[p.i] != ':' {
-			return nil, p.errf("unexpected %s, expected ':' after key %q", p.show(), k)
+			return nil, p.unexpected(fmt.Sprintf("':' after key %q", k))
 		}
 		p.i++
 		p.skip()
@@ -343,8 +373,10 @@ func (p *parser) object(depth int) (*Node, error) {
 			return nil, err
 		}
 		n.Members = append(n.Members, Member{Key: k, KeyPos: kp, Value: v})
+		end := p.pos()
 		p.skip()
 		if p.i < len(p.src) && p.src[p.i] == ',' {
+			comma = p.pos()
 			p.i++
 			continue
 		}
@@ -352,7 +384,13 @@ func (p *parser) object(depth int) (*Node, error) {
 			p.i++
 			return n, nil
 		}
-		return nil, p.errf("unexpected %s, expected ',' or '}'", p.show())
+		if p.i >= len(p.src) {
+			return nil, p.errf("unexpected end of file: the object opened at line %d, column %d is missing its '}'", n.Pos.Line, n.Pos.Col)
+		}
+		if p.src[p.i] == '"' {
+			return nil, &SyntaxError{end, fmt.Sprintf("missing ',' after the value of %q", k)}
+		}
+		return nil, p.unexpected(fmt.Sprintf("',' or '}' after the value of %q", k))
 	}
 }
 
@@ -364,15 +402,21 @@ func (p *parser) array(depth int) (*Node, error) {
 		p.i++
 		return n, nil
 	}
+	var comma Pos
 	for {
 		p.skip()
+		if p.i < len(p.src) && p.src[p.i] == ']' && comma.Line > 0 {
+			return nil, &SyntaxError{comma, "trailing comma before ']'; JSON allows none after the last element"}
+		}
 		v, err := p.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
 		n.Elems = append(n.Elems, v)
+		end := p.pos()
 		p.skip()
 		if p.i < len(p.src) && p.src[p.i] == ',' {
+			comma = p.pos()
 			p.i++
 			continue
 		}
@@ -380,6 +424,12 @@ func (p *parser) array(depth int) (*Node, error) {
 			p.i++
 			return n, nil
 		}
-		return nil, p.errf("unexpected %s, expected ',' or ']'", p.show())
+		if p.i >= len(p.src) {
+			return nil, p.errf("unexpected end of file: the array opened at line %d, column %d is missing its ']'", n.Pos.Line, n.Pos.Col)
+		}
+		if c := p.src[p.i]; c == '"' || c == '{' || c == '[' {
+			return nil, &SyntaxError{end, fmt.Sprintf("missing ',' after element %d of the array", len(n.Elems)-1)}
+		}
+		return nil, p.unexpected("',' or ']'")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
@@ -81,6 +82,21 @@ func (d *decoder) validateSchema(schema string, src []byte, root *Node) {
 	seen := map[string]bool{}
 	for _, leaf := range leaves(ve) {
 		loc := strings.Join(leaf.InstanceLocation, ".")
+		// A missing property or a bad key belongs to that property, which
+		// is where the decoder reports it.
+		switch k := leaf.ErrorKind.(type) {
+		case *kind.Required:
+			if len(k.Missing) > 0 {
+				loc = strings.TrimPrefix(loc+"."+k.Missing[0], ".")
+			}
+		case *kind.PropertyNames:
+			// jsonschema/v6 gives these a stale InstanceLocation: find the
+			// key in the tree instead.
+			if path := keyPath(root, k.Property); path != nil {
+				leaf.InstanceLocation = path
+				loc = strings.Join(path, ".")
+			}
+		}
 		if seen[loc] || coveredBy(loc, reported) {
 			continue
 		}
@@ -95,8 +111,8 @@ func (d *decoder) validateSchema(schema string, src []byte, root *Node) {
 }
 
 func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
-	if len(e.Causes) == 0 {
-		return []*jsonschema.ValidationError{e}
+	if _, ok := e.ErrorKind.(*kind.PropertyNames); len(e.Causes) == 0 || ok {
+		return []*jsonschema.ValidationError{e} // a key's causes have no location
 	}
 	var out []*jsonschema.ValidationError
 	for _, c := range e.Causes {
@@ -130,6 +146,28 @@ func coveredBy(loc string, reported map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// keyPath returns the path of the first member named key, depth first.
+func keyPath(n *Node, key string) []string {
+	switch n.Kind {
+	case KindObject:
+		for _, m := range n.Members {
+			if m.Key == key {
+				return []string{key}
+			}
+			if p := keyPath(m.Value, key); p != nil {
+				return append([]string{m.Key}, p...)
+			}
+		}
+	case KindArray:
+		for i, e := range n.Elems {
+			if p := keyPath(e, key); p != nil {
+				return append([]string{strconv.Itoa(i)}, p...)
+			}
+		}
+	}
+	return nil
 }
 
 // nodeAt follows a JSON pointer's tokens through the tree, stopping at the

@@ -169,7 +169,7 @@ func (d *decoder) call(m Member) *CallSpec {
 		case "method":
 			c.Method = d.str(v, f)
 			if v.Kind == KindString && !slices.Contains(httpMethods, c.Method) {
-				d.errorf(v.Pos, RuleSchema, f, "%s %q is not one of %s%s", f, c.Method, strings.Join(httpMethods, ", "), didYouMean(strings.ToUpper(c.Method), httpMethods))
+				d.errorf(v.Pos, RuleSchema, f, "%s: %q is not one of %s%s", f, c.Method, strings.Join(httpMethods, ", "), didYouMean(strings.ToUpper(c.Method), httpMethods))
 			}
 		case "path":
 			if d.want(v, KindString, f) {

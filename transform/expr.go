@@ -75,6 +75,21 @@ func (s *Scope) With(names ...string) *Scope {
 	return &Scope{decl: d, calls: s.calls}
 }
 
+// WithParams returns a copy of s whose params holds exactly the given path
+// parameter names, so reading any other params.NAME is an unknown field.
+func (s *Scope) WithParams(names []string) *Scope {
+	d := make(types.Map, len(s.decl))
+	for k, v := range s.decl {
+		d[k] = v
+	}
+	p := types.Map{}
+	for _, n := range names {
+		p[n] = types.String
+	}
+	d["params"] = p
+	return &Scope{decl: d, calls: s.calls}
+}
+
 // Has reports whether name is declared.
 func (s *Scope) Has(name string) bool { _, ok := s.decl[name]; return ok }
 
@@ -109,6 +124,10 @@ func (e *CompileError) Error() string { return e.Message + e.Snippet }
 // would hide a dependency from the call graph.
 var ErrDynamicMeta = errors.New("meta must be read as meta.NAME with a call name written out")
 
+// ErrEnv is returned for $env, expr's view of every variable at once, which
+// would hide which calls an expression reads.
+var ErrEnv = errors.New("$env is not available; read each name directly, such as cart.total")
+
 // Compile compiles src against scope. Unknown names, syntax errors and type
 // errors that can be seen statically are returned as *CompileError.
 func Compile(src string, scope *Scope) (*Program, error) {
@@ -131,12 +150,21 @@ func Compile(src string, scope *Scope) (*Program, error) {
 	}
 	node := tree.Node
 	ast.Walk(&node, c)
+	for _, id := range c.metaIDs {
+		if !c.metaOK[id] && c.err == nil {
+			c.err = ErrDynamicMeta
+			c.errAt = id.Location().From
+		}
+	}
 	if c.err != nil {
 		return nil, &CompileError{Source: src, Offset: runeToByte(src, c.errAt), Message: c.err.Error()}
 	}
 	p.Reads = sortedKeys(c.reads)
 	p.MetaReads = sortedKeys(c.meta)
 	p.Path = plainPath(tree.Node)
+	if p.Path != nil && !scope.Has(p.Path[0]) {
+		p.Path = nil // not a declared name, such as $env
+	}
 	return p, nil
 }
 
@@ -168,6 +196,11 @@ type collector struct {
 	lets  map[string]bool
 	err   error
 	errAt int
+	// metaIDs are the meta identifiers seen, metaOK those read as
+	// meta.NAME: any other use of meta (let m = meta, values(meta)) would
+	// hide which calls are read.
+	metaIDs []*ast.IdentifierNode
+	metaOK  map[*ast.IdentifierNode]bool
 }
 
 func (c *collector) Visit(node *ast.Node) {
@@ -181,10 +214,21 @@ func (c *collector) Visit(node *ast.Node) {
 		if c.scope.Has(n.Value) && !c.lets[n.Value] {
 			c.reads[n.Value] = true
 		}
+		switch {
+		case n.Value == "meta":
+			c.metaIDs = append(c.metaIDs, n)
+		case n.Value == "$env" && c.err == nil:
+			c.err = ErrEnv
+			c.errAt = n.Location().From
+		}
 	case *ast.MemberNode:
 		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "meta" {
 			if s, ok := n.Property.(*ast.StringNode); ok {
 				c.meta[s.Value] = true
+				if c.metaOK == nil {
+					c.metaOK = map[*ast.IdentifierNode]bool{}
+				}
+				c.metaOK[id] = true
 			} else if c.err == nil {
 				c.err = ErrDynamicMeta
 				c.errAt = n.Location().From

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -110,6 +111,9 @@ func pickPath(dst, src map[string]any, p []string) {
 		return
 	}
 	d, ok := dst[p[0]].(map[string]any)
+	if ok && sameMap(d, sub) {
+		return // picked whole by a shorter path: d is the input's own map
+	}
 	if !ok {
 		d = map[string]any{}
 		dst[p[0]] = d
@@ -162,4 +166,9 @@ func omitPath(m map[string]any, p []string) map[string]any {
 	out := copyMap(m)
 	out[p[0]] = omitPath(sub, p[1:])
 	return out
+}
+
+// sameMap reports whether a and b are the same map, not equal ones.
+func sameMap(a, b map[string]any) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

@@ -101,6 +101,11 @@ func closeBrace(s string, i int) (int, error) {
 // backend cannot be addressed.
 var ErrNilSegment = errors.New("nil value in path")
 
+// ErrEmptySegment is returned when an empty string is interpolated into a
+// path: "/carts/${query.cart}" with an empty value would address "/carts/",
+// another resource.
+var ErrEmptySegment = errors.New("empty value in path")
+
 // AppendSegment appends v, formatted and percent-encoded as exactly one path
 // segment: every byte but ALPHA, DIGIT, "-", "_", "." and "~" is encoded, and
 // the values "." and ".." become "%2E" and "%2E%2E", so no value can leave its
@@ -126,6 +131,9 @@ func AppendSegment(dst []byte, v any) ([]byte, error) {
 		s = strconv.FormatBool(x)
 	default:
 		return dst, fmt.Errorf("a %T cannot be a path segment", v)
+	}
+	if s == "" {
+		return dst, ErrEmptySegment
 	}
 	if s == "." || s == ".." {
 		for range s {

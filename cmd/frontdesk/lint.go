@@ -55,9 +55,7 @@ func lint(args []string, env func(string) (string, bool), stdout, stderr io.Writ
 		for _, p := range problems {
 			fmt.Fprintln(stdout, p.Error())
 			if p.Snippet != "" {
-				for _, line := range strings.Split(strings.TrimPrefix(p.Snippet, "\n"), "\n") {
-					fmt.Fprintln(stdout, "    "+line)
-				}
+				fmt.Fprintln(stdout, strings.TrimPrefix(p.Snippet, "\n"))
 			}
 		}
 	}

@@ -56,8 +56,8 @@ func TestLintReportsEverythingAtOnce(t *testing.T) {
 	want := `specs/a.json:5:65: error: unknown key "timout" in call "cart"; did you mean "timeout"? (unknown-key)
 specs/a.json:6:27: error: unknown service "inventry"; gateway.json defines "cart", "inventory"; did you mean "inventory"? (unknown-service)
 specs/a.json:8:40: error: response.body.in_stock: unknown name "stok": not a call of this endpoint nor a request name; did you mean "stock"? (unknown-name)
-     | stok.available
-     | ^
+ | stok.available
+ | ^
 specs/b.json:1:45: error: dependency cycle: x -> y -> x (cycle)
 `
 	if out != want {
