@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"go.uber.org/goleak"
 
@@ -23,7 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const greetSpec = `{
   "method": "GET",
   "path": "/greet/{id}",
-  "timeout": "2s",
+  "timeout": "20s",
   "calls": {
     "user":   { "service": "user", "path": "/users/${params.id}" },
     "recs":   { "service": "catalog", "path": "/recs", "query": { "user": "user.id" },
@@ -299,13 +298,11 @@ func TestDelayedOptionalCall(t *testing.T) {
     "body": { "hello": "Hello, Ada", "items": [], "recs": [] }
   }
 } ] }`
-	start := time.Now()
+	// The stub waits 30s, longer than the endpoint's 20s: the case can
+	// only pass if the delay stops at the call's own 100ms timeout.
 	fr := run(t, map[string]string{"greet.json": greetSpec, "greet.test.json": test}, "greet.test.json")
 	if fr.Failed() != 0 {
 		t.Fatalf("want a pass:\n%s", text(t, fr))
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the case took %v: the delay did not stop at the call's timeout", d)
 	}
 }
 
