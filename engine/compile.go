@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"frontdesk/pipeline"
 	"frontdesk/transform"
 )
 
@@ -214,7 +215,20 @@ func (c *compiler) compile() *Plan {
 	}
 	c.graph(p)
 
-	// The response.
+	// The response, and the formats it can be written in.
+	p.formats = []pipeline.Format{pipeline.FormatJSON}
+	p.xmlRoot = "response"
+	if r := s.Response; r != nil && len(r.Formats) > 0 {
+		p.formats = p.formats[:0]
+		for _, f := range r.Formats {
+			p.formats = append(p.formats, pipeline.Format(f))
+		}
+	}
+	if r := s.Response; r != nil && r.XMLRoot != "" {
+		p.xmlRoot = r.XMLRoot
+	}
+	p.xmlOut, _ = transform.NewXMLCodec(transform.XMLOptions{MaxDepth: 4 * p.limits.MaxJSONDepth})
+	p.xmlIn, _ = transform.NewXMLCodec(transform.XMLOptions{MaxDepth: p.limits.MaxJSONDepth, MaxBytes: int(p.limits.MaxRequestBody)})
 	if r := s.Response; r != nil {
 		resp := &response{}
 		if r.Status != nil {
@@ -310,6 +324,22 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 	call.when = c.expr(cs.When, field+".when", scope)
 	call.forEach = c.expr(cs.ForEach, field+".for_each", scope)
 	call.fallback = c.expr(cs.Fallback, field+".fallback", scope)
+	call.encode = cs.Encode
+	call.xmlRoot = cs.Name
+	opts := transform.XMLOptions{}
+	if cs.XML != nil {
+		opts = cs.XML.Options
+		if cs.XML.Root != "" {
+			call.xmlRoot = cs.XML.Root
+		}
+	}
+	opts.MaxDepth = c.defaults.MaxJSONDepth
+	opts.MaxBytes = int(c.defaults.MaxBackendBody)
+	codec, err := transform.NewXMLCodec(opts)
+	if err != nil {
+		c.d.errorf(cs.XML.Node.Pos, RuleSchema, field+".xml", "%s: %v", field, err)
+	}
+	call.codec = codec
 	for _, f := range cs.ForwardHeaders {
 		h := http.CanonicalHeaderKey(f.Str)
 		if !hopByHop[h] {

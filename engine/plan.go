@@ -2,6 +2,9 @@ package engine
 
 import (
 	"time"
+
+	"frontdesk/pipeline"
+	"frontdesk/transform"
 )
 
 // Plan is one compiled endpoint. It is immutable after Load and safe for
@@ -22,6 +25,10 @@ type Plan struct {
 	reads    map[string]bool // top-level names any expression reads
 	limits   Limits
 	rt       *runtime
+	formats  []pipeline.Format // in the spec's order of preference
+	xmlRoot  string
+	xmlOut   *transform.XMLCodec // writes the response as XML
+	xmlIn    *transform.XMLCodec // reads an XML request body
 }
 
 // Call is one compiled backend call.
@@ -48,6 +55,9 @@ type Call struct {
 	forward    []string
 	acceptable []int
 	expose     bool
+	encode     string              // json, xml or form
+	xmlRoot    string              // root element with encode xml
+	codec      *transform.XMLCodec // decode xml, encode xml
 }
 
 // Deps returns the names of the calls c waits for.

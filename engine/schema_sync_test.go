@@ -26,10 +26,11 @@ var decodedObjects = map[string]map[string][]string{
 		"limits":     limitsKeys,
 	},
 	schemas.Endpoint: {
-		"":         endpointKeys,
-		"calls.*":  callKeys,
-		"limits":   endpointLimitsKeys,
-		"response": responseKeys,
+		"":            endpointKeys,
+		"calls.*":     callKeys,
+		"calls.*.xml": xmlKeys,
+		"limits":      endpointLimitsKeys,
+		"response":    responseKeys,
 	},
 }
 

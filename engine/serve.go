@@ -106,6 +106,7 @@ type exchange struct {
 	proto   string
 	reqID   string
 	ran     bool // the call graph ran: Server-Timing lists the calls
+	format  pipeline.Format
 }
 
 var anonymous = map[string]any{"sub": nil, "scopes": []any{}, "claims": map[string]any{}, "method": "none"}
@@ -239,6 +240,11 @@ func (x *exchange) logError(err error) {
 // prepare reads what expressions need from the request, once.
 func (x *exchange) prepare() error {
 	p, r := x.p, x.r
+	f, ok := pipeline.Negotiate(r.Header.Get("Accept"), p.formats)
+	if !ok {
+		return &pipeline.NotAcceptableError{Offers: p.formats}
+	}
+	x.format = f
 	if r.ContentLength > p.limits.MaxRequestBody {
 		return &pipeline.BodyError{Status: http.StatusRequestEntityTooLarge,
 			Detail: fmt.Sprintf("The request body is larger than %d bytes.", p.limits.MaxRequestBody)}
@@ -303,6 +309,16 @@ func (x *exchange) readBody() error {
 			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not valid JSON."}
 		}
 		x.body = v
+	case mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml"):
+		j, err := x.p.xmlIn.XMLToJSON(nil, b)
+		if err != nil {
+			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not usable XML (" + err.Error() + ")."}
+		}
+		v, err := transform.DecodeJSON(j)
+		if err != nil {
+			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not usable XML."}
+		}
+		x.body = v
 	case mt == "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(b))
 		if err != nil {
@@ -317,7 +333,7 @@ func (x *exchange) readBody() error {
 		x.body = string(b)
 	default:
 		return &pipeline.BodyError{Status: http.StatusUnsupportedMediaType,
-			Detail: fmt.Sprintf("Content-Type %q is not accepted; send application/json.", mt)}
+			Detail: fmt.Sprintf("Content-Type %q is not accepted; send application/json, application/xml or a form.", mt)}
 	}
 	return nil
 }
@@ -540,10 +556,27 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 		}
 	}
 	var body io.Reader
+	contentType := ""
 	if c.body != nil {
 		b, err := x.render(nil, c.body, item)
 		if err != nil {
 			return err
+		}
+		switch c.encode {
+		case "xml":
+			if b, err = c.codec.JSONToXML(nil, transform.RawJSON(b), c.xmlRoot); err != nil {
+				return &pipeline.ExprError{Field: "calls." + c.Name + ".body", Err: err}
+			}
+			contentType = "application/xml; charset=utf-8"
+		case "form":
+			form, err := transform.EncodeForm(transform.RawJSON(b))
+			if err != nil {
+				return &pipeline.ExprError{Field: "calls." + c.Name + ".body", Err: err}
+			}
+			b = []byte(form)
+			contentType = "application/x-www-form-urlencoded"
+		default:
+			contentType = "application/json"
 		}
 		body = bytes.NewReader(b)
 	}
@@ -572,7 +605,7 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 		h[hd.name] = []string{s}
 	}
 	if body != nil {
-		h["Content-Type"] = []string{"application/json"}
+		h["Content-Type"] = []string{contentType}
 	}
 	if x.reqID != "" {
 		h[pipeline.HeaderRequestID] = []string{x.reqID}
@@ -662,7 +695,7 @@ func (x *exchange) decode(c *Call, ct string, b []byte, res *result) error {
 		}
 		res.body = b
 	case "xml":
-		j, err := transform.XMLToJSON(b, x.p.limits.MaxJSONDepth)
+		j, err := c.codec.XMLToJSON(nil, b)
 		if err != nil {
 			return err
 		}
@@ -869,8 +902,18 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 	if len(failed) > 0 {
 		h.Set("Partial-Response", strings.Join(failed, ", "))
 	}
+	if x.format == pipeline.FormatXML {
+		xb, err := p.xmlOut.JSONToXML(nil, transform.RawJSON(out), p.xmlRoot)
+		if err != nil {
+			return &pipeline.ExprError{Field: "response", Err: fmt.Errorf("writing XML: %w", err)}
+		}
+		out = xb
+	}
+	if len(p.formats) > 1 {
+		h.Add("Vary", "Accept")
+	}
 	h.Set("Server-Timing", x.serverTiming(time.Since(start)))
-	h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", pipeline.ContentType(x.format))
 	h.Set("Content-Length", strconv.Itoa(len(out)+1))
 	w.WriteHeader(status)
 	if x.r.Method != http.MethodHead {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/builtin"
+
+	"frontdesk/transform"
 )
 
 // Spec is a decoded endpoint file, before compilation. Expression fields keep
@@ -51,6 +53,47 @@ type CallSpec struct {
 	ForwardHeaders []*Node
 	AcceptStatus   []int
 	ExposeErrors   bool
+	XML            *XMLSpec
+}
+
+// XMLSpec is a call's "xml" object: how an XML answer becomes JSON, and the
+// root element of a body sent with encode xml.
+type XMLSpec struct {
+	Node    *Node
+	Options transform.XMLOptions
+	Root    string
+}
+
+// xmlKeys are the keys of a call's "xml"; schemas/endpoint.schema.json must
+// list the same ones.
+var xmlKeys = []string{"lists", "cast", "attr_prefix", "text_key", "namespaces", "root"}
+
+func (d *decoder) xmlOptions(n *Node, field string) *XMLSpec {
+	x := &XMLSpec{Node: n}
+	if !d.object(n, field, xmlKeys...) {
+		return x
+	}
+	for _, m := range n.Members {
+		f := field + "." + m.Key
+		switch m.Key {
+		case "lists":
+			x.Options.Lists = d.strList(m.Value, f)
+		case "cast":
+			x.Options.Cast = d.boolean(m.Value, f)
+		case "attr_prefix":
+			x.Options.AttrPrefix = d.str(m.Value, f)
+		case "text_key":
+			x.Options.TextKey = d.str(m.Value, f)
+		case "namespaces":
+			x.Options.Namespaces = d.str(m.Value, f)
+			if m.Value.Kind == KindString && x.Options.Namespaces != "strip" && x.Options.Namespaces != "keep" {
+				d.errorf(m.Value.Pos, RuleSchema, f, "%s must be \"strip\" or \"keep\", not %q", f, x.Options.Namespaces)
+			}
+		case "root":
+			x.Root = d.str(m.Value, f)
+		}
+	}
+	return x
 }
 
 // ResponseSpec is the "response" object.
@@ -228,9 +271,11 @@ func (d *decoder) call(m Member) *CallSpec {
 			}
 		case "encode":
 			c.Encode = d.str(v, f)
-			if c.Encode != "json" {
-				d.errorf(v.Pos, RuleUnsupported, f, "encode %q is not supported by this build yet; only \"json\"", c.Encode)
+			if v.Kind == KindString && !slices.Contains([]string{"json", "xml", "form"}, c.Encode) {
+				d.errorf(v.Pos, RuleSchema, f, "%s must be \"json\", \"xml\" or \"form\", not %q", f, c.Encode)
 			}
+		case "xml":
+			c.XML = d.xmlOptions(v, f)
 		case "timeout":
 			c.Timeout = d.duration(v, f)
 			c.TimeoutNode = v
@@ -301,8 +346,8 @@ func (d *decoder) response(n *Node) *ResponseSpec {
 		case "formats":
 			r.Formats = d.strList(v, f)
 			for _, e := range v.Elems {
-				if s := e.Str; e.Kind == KindString && s != "json" {
-					d.errorf(e.Pos, RuleUnsupported, f, "format %q is not supported by this build yet; only \"json\"", s)
+				if s := e.Str; e.Kind == KindString && s != "json" && s != "xml" {
+					d.errorf(e.Pos, RuleSchema, f, "%s: format %q is not \"json\" or \"xml\"", f, s)
 				}
 			}
 		case "xml_root":

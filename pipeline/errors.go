@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // CallFailure says how a backend call failed.
@@ -87,6 +88,17 @@ var (
 	ErrMethodNotAllowed = errors.New("This endpoint does not accept this method")
 )
 
+// NotAcceptableError is an Accept header no offered format satisfies.
+type NotAcceptableError struct{ Offers []Format }
+
+func (e *NotAcceptableError) Error() string {
+	list := make([]string, len(e.Offers))
+	for i, f := range e.Offers {
+		list[i] = mediaTypes[f][0]
+	}
+	return "This endpoint answers " + strings.Join(list, " or ") + "; the Accept header allows none of them"
+}
+
 // Status maps a request error to the HTTP status the client gets. It is the
 // one place this mapping lives.
 func Status(err error) int {
@@ -117,6 +129,8 @@ func Status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
+	case errors.As(err, new(*NotAcceptableError)):
+		return http.StatusNotAcceptable
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
 	}

@@ -67,6 +67,8 @@ func ProblemFor(err error) Problem {
 		p.Detail = "The expression of " + ee.Field + " failed: " + ee.Err.Error()
 	case errors.Is(err, ErrNotFound):
 		p.Type, p.Title, p.Detail = "urn:frontdesk:not-found", "Not found", ErrNotFound.Error()+"."
+	case errors.As(err, new(*NotAcceptableError)):
+		p.Type, p.Title, p.Detail = "urn:frontdesk:not-acceptable", "Not acceptable", err.Error()+"."
 	case errors.Is(err, ErrMethodNotAllowed):
 		p.Type, p.Title, p.Detail = "urn:frontdesk:method-not-allowed", "Method not allowed", ErrMethodNotAllowed.Error()+"."
 	default:
