@@ -13,11 +13,14 @@ import (
 // runtime is what every plan of one loaded gateway shares: the HTTP client,
 // the service instances with their balancing state, and the logger.
 type runtime struct {
-	client   *http.Client
-	services map[string]*service
-	log      *slog.Logger
-	trusted  []netip.Prefix
-	tagCalls bool
+	// transport makes backend requests. The gateway calls it directly, not
+	// through an http.Client: it follows no redirects and keeps no cookies,
+	// so the client's per-request copying would be pure cost.
+	transport http.RoundTripper
+	services  map[string]*service
+	log       *slog.Logger
+	trusted   []netip.Prefix
+	tagCalls  bool
 }
 
 // service is a backend with its instances.

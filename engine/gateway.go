@@ -92,7 +92,11 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		cfg.stubs = true
 	}
 
-	rt := &runtime{client: opt.Client, services: map[string]*service{}, log: opt.Logger, trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls}
+	transport := opt.Client.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	rt := &runtime{transport: transport, services: map[string]*service{}, log: opt.Logger, trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls}
 	for name, s := range cfg.Services {
 		rt.services[name] = newService(s)
 	}

@@ -3,12 +3,10 @@ package engine
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"net/netip"
@@ -298,7 +296,7 @@ func (x *exchange) readBody() error {
 		return nil
 	}
 	ct := r.Header.Get("Content-Type")
-	mt, _, _ := mime.ParseMediaType(ct)
+	mt := mediaType(ct)
 	switch {
 	case ct == "" || mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		if err := transform.CheckJSON(b, x.p.limits.MaxJSONDepth); err != nil {
@@ -615,7 +613,7 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 	h["X-Forwarded-Host"] = []string{x.r.Host}
 
 	in.inflight.Add(1)
-	resp, err := x.p.rt.client.Do(req)
+	resp, err := x.p.rt.transport.RoundTrip(req)
 	if err != nil {
 		in.inflight.Add(-1)
 		if cctx.Err() == context.DeadlineExceeded {
@@ -624,7 +622,7 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 		return fail(pipeline.FailUnreachable, err)
 	}
 	limit := x.p.limits.MaxBackendBody
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	b, err := readBody(resp.Body, resp.ContentLength, limit)
 	resp.Body.Close()
 	in.inflight.Add(-1)
 	if err != nil {
@@ -665,7 +663,7 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 func (x *exchange) decode(c *Call, ct string, b []byte, res *result) error {
 	mode := c.decode
 	if mode == "auto" {
-		mt, _, _ := mime.ParseMediaType(ct)
+		mt := mediaType(ct)
 		switch {
 		case len(b) == 0:
 			res.body = nil
@@ -690,10 +688,14 @@ func (x *exchange) decode(c *Call, ct string, b []byte, res *result) error {
 			res.body = nil
 			return nil
 		}
-		if err := transform.CheckJSON(b, x.p.limits.MaxJSONDepth); err != nil {
+		spaced, err := transform.ScanJSON(b, x.p.limits.MaxJSONDepth)
+		if err != nil {
 			return err
 		}
-		res.body = b
+		if spaced {
+			b = transform.Compact(make([]byte, 0, len(b)), b)
+		}
+		res.body = b // compact: the response splices it as it is
 	case "xml":
 		j, err := c.codec.XMLToJSON(nil, b)
 		if err != nil {
@@ -817,11 +819,52 @@ func appendBody(dst []byte, r *result) []byte {
 	case len(r.body) == 0:
 		return append(dst, "null"...)
 	}
-	buf := bytes.NewBuffer(dst)
-	if err := json.Compact(buf, r.body); err != nil {
-		return append(dst, "null"...) // unreachable: the body was validated
+	return append(dst, r.body...) // validated and compacted by decode
+}
+
+// readBody reads at most limit+1 bytes of r, sized from the announced
+// length when there is one, so a body is read in one buffer, not grown.
+func readBody(r io.Reader, announced, limit int64) ([]byte, error) {
+	size := int64(512)
+	if announced >= 0 {
+		size = min(announced, limit) + 1
 	}
-	return buf.Bytes()
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) > limit {
+				return b, nil
+			}
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):min(int64(cap(b)), limit+1)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if int64(len(b)) > limit {
+			return b, nil
+		}
+	}
+}
+
+// mediaType is the lower-case media type of a Content-Type value, without
+// parameters; it does what mime.ParseMediaType does for this purpose
+// without allocating for the common, already lower-case, case.
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	for i := 0; i < len(ct); i++ {
+		if 'A' <= ct[i] && ct[i] <= 'Z' {
+			return strings.ToLower(ct)
+		}
+	}
+	return ct
 }
 
 // respond composes and writes the response.

@@ -114,7 +114,7 @@ var reservedNames = func() map[string]bool {
 	m := map[string]bool{}
 	for _, n := range []string{"params", "query", "headers", "body", "auth", "meta", "item",
 		"true", "false", "nil", "in", "not", "and", "or", "let", "if", "else", "matches",
-		"contains", "startsWith", "endsWith", "merge", "pick", "omit", "env", "$env"} {
+		"contains", "startsWith", "endsWith", "merge", "pick", "omit", "rename", "coalesce", "to_number", "to_string", "index_by", "env", "$env"} {
 		m[n] = true
 	}
 	for _, n := range builtin.Names {

@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -18,52 +17,11 @@ var ErrTooDeep = errors.New("nesting too deep")
 
 // CheckJSON reports whether b is one valid JSON value nested at most maxDepth
 // levels deep, refusing numbers beyond float64. It reads b once and allocates
-// nothing (but for numbers written with an exponent), so it is safe to run on
-// untrusted input before any decoder (gjson, encoding/json) sees it.
+// nothing on success, so it is safe to run on untrusted input before any
+// decoder sees it.
 func CheckJSON(b []byte, maxDepth int) error {
-	depth := 0
-	inStr := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inStr {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			depth++
-			if depth > maxDepth {
-				return fmt.Errorf("%w: more than %d levels at byte %d", ErrTooDeep, maxDepth, i)
-			}
-		case '}', ']':
-			depth--
-		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-			// A number beyond float64 (1e400) is valid JSON that no decoder
-			// here can hold: refuse it now, not when an expression reads it.
-			j := i + 1
-			long := false
-			for ; j < len(b) && strings.IndexByte("0123456789+-.eE", b[j]) >= 0; j++ {
-				long = long || b[j] == 'e' || b[j] == 'E' || j-i > 300
-			}
-			if long {
-				if f, err := strconv.ParseFloat(string(b[i:j]), 64); err != nil && math.IsInf(f, 0) {
-					return fmt.Errorf("invalid JSON: number %.20s is out of range at byte %d", b[i:j], i)
-				}
-			}
-			i = j - 1
-		}
-	}
-	if !json.Valid(b) {
-		return errors.New("invalid JSON: " + jsonSyntaxDetail(b))
-	}
-	return nil
+	_, err := ScanJSON(b, maxDepth)
+	return err
 }
 
 func jsonSyntaxDetail(b []byte) string {
