@@ -21,6 +21,7 @@ type runtime struct {
 	log       *slog.Logger
 	trusted   []netip.Prefix
 	tagCalls  bool
+	general   bool // Options.NoFastPaths
 }
 
 // service is a backend with its instances.

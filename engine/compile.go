@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -194,6 +195,7 @@ func (c *compiler) compile() *Plan {
 	}
 
 	c.callIdx = map[string]int{}
+	p.callIdx = c.callIdx
 	callNames := make([]string, 0, len(s.Calls))
 	for i, cs := range s.Calls {
 		c.callIdx[cs.Name] = i
@@ -243,6 +245,7 @@ func (c *compiler) compile() *Plan {
 		p.response = resp
 	}
 	c.check(p)
+	c.decodePlan(p)
 	p.reads = map[string]bool{}
 	p.eachExpr(func(e *expression) {
 		for _, n := range e.Reads {
@@ -250,6 +253,32 @@ func (c *compiler) compile() *Plan {
 		}
 	})
 	return p
+}
+
+// decodePlan works out, per call, what its expressions read of it: a few
+// top-level keys (then only those are decoded) or the whole value.
+func (c *compiler) decodePlan(p *Plan) {
+	keys := map[string][]string{}
+	whole := map[string]bool{}
+	p.eachExpr(func(e *expression) {
+		for name, ks := range e.Keys {
+			if ks == nil {
+				whole[name] = true
+			}
+			for _, k := range ks {
+				if !slices.Contains(keys[name], k) {
+					keys[name] = append(keys[name], k)
+				}
+			}
+		}
+	})
+	for _, call := range p.Calls {
+		call.decodeWhole = whole[call.Name]
+		call.decodeKeys = keys[call.Name]
+		if call.decodeKeys == nil {
+			call.decodeKeys = []string{} // nothing read: decode nothing
+		}
+	}
 }
 
 type namedExpr struct {

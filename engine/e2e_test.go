@@ -32,6 +32,11 @@ package engine_test
 // A request: "method" (GET), "path" (raw, with query), "headers", "body"
 // (JSON) or "text", "chunked" (send the body without Content-Length).
 //
+// Instead of "text", an answer or a request may give "nest": {"open": "<a>",
+// "inner": "x", "close": "</a>", "depth": 100000}, the text open repeated
+// depth times, then inner, then close depth times: a deeply nested body
+// without a huge case file. The golden shows a request's nest, not its text.
+//
 // The services named in the case get the environment variable
 // NAME_URL (upper case) too, and CLOSED_URL is a loopback port nobody
 // listens on.
@@ -105,6 +110,7 @@ type e2eAnswer struct {
 	Headers       headerValues    `json:"headers"`
 	Body          json.RawMessage `json:"body"`
 	Text          *string         `json:"text"`
+	Nest          *e2eNest        `json:"nest"`
 	Delay         string          `json:"delay"`
 	ID            string          `json:"id"`
 	Await         []string        `json:"await"`
@@ -119,7 +125,22 @@ type e2eRequest struct {
 	Headers map[string]string `json:"headers"`
 	Body    json.RawMessage   `json:"body"`
 	Text    *string           `json:"text"`
+	Nest    *e2eNest          `json:"nest"`
 	Chunked bool              `json:"chunked"`
+}
+
+// e2eNest is a generated, deeply nested text: Open Depth times, Inner,
+// Close Depth times.
+type e2eNest struct {
+	Open  string `json:"open"`
+	Inner string `json:"inner"`
+	Close string `json:"close"`
+	Depth int    `json:"depth"`
+}
+
+func (n *e2eNest) text() *string {
+	s := strings.Repeat(n.Open, n.Depth) + n.Inner + strings.Repeat(n.Close, n.Depth)
+	return &s
 }
 
 // headerValues reads {"Name": "v"} or {"Name": ["v1", "v2"]}.
@@ -178,8 +199,16 @@ func TestE2E(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
 		t.Run(name, func(t *testing.T) {
 			c := readCase(t, f)
-			got := runCase(t, c)
+			got := runCase(t, c, false)
 			golden := strings.TrimSuffix(f, ".json") + ".golden"
+			if !updating() {
+				// The differential check: with every fast path off (no
+				// splicing from backend bytes, no partial decoding) the
+				// gateway must answer byte for byte the same.
+				if general := runCase(t, c, true); general != got {
+					t.Errorf("the fast paths and the general path differ:\n%s", lineDiff(general, got))
+				}
+			}
 			if updating() {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
@@ -216,6 +245,11 @@ func readCase(t *testing.T, file string) *e2eCase {
 	if c.Request != nil {
 		c.Requests = append([]*e2eRequest{c.Request}, c.Requests...)
 	}
+	for _, rq := range c.Requests {
+		if rq.Nest != nil {
+			rq.Text = rq.Nest.text()
+		}
+	}
 	if len(c.Endpoints) == 0 || len(c.Requests) == 0 {
 		t.Fatalf("%s: a case needs an endpoint and a request", file)
 	}
@@ -223,6 +257,9 @@ func readCase(t *testing.T, file string) *e2eCase {
 		for _, a := range answers {
 			if a.Match == "" {
 				t.Fatalf("%s: backends.%s: an answer needs \"match\"", file, svc)
+			}
+			if a.Nest != nil {
+				a.Text = a.Nest.text()
 			}
 			if a.Delay != "" {
 				if a.delay, err = time.ParseDuration(a.Delay); err != nil {
@@ -481,8 +518,9 @@ func closedURL(t *testing.T) string {
 	return "http://" + addr
 }
 
-// runCase serves the case and returns the golden text.
-func runCase(t *testing.T, c *e2eCase) string {
+// runCase serves the case and returns the golden text; with general, every
+// fast path is off (Options.NoFastPaths).
+func runCase(t *testing.T, c *e2eCase, general bool) string {
 	log := &backendLog{}
 	log.reset()
 	env := map[string]string{"CLOSED_URL": closedURL(t)}
@@ -542,9 +580,10 @@ func runCase(t *testing.T, c *e2eCase) string {
 	backendClient.Transport = &panicTransport{base: transport, prefix: c.Options.PanicPath}
 	logs := &logRecords{}
 	g, err := engine.Load(fsys, "gateway.json", engine.Options{
-		Env:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-		Client: backendClient,
-		Logger: slog.New(logs),
+		Env:         func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Client:      backendClient,
+		Logger:      slog.New(logs),
+		NoFastPaths: general,
 	})
 	if err != nil {
 		t.Fatalf("load:\n%v\ngateway.json:\n%s", err, gwJSON)
@@ -655,7 +694,11 @@ func exchange(t *testing.T, client *http.Client, base string, rq *e2eRequest, op
 		fmt.Fprintf(&b, "> %s: %s\n", k, req.Header.Get(k))
 	}
 	if body != nil {
-		fmt.Fprintf(&b, "> body (%s): %s\n", map[bool]string{true: "chunked", false: "with Content-Length"}[rq.Chunked], sent)
+		shown := sent
+		if n := rq.Nest; n != nil {
+			shown = fmt.Sprintf("%q x %d, %q, %q x %d (%d bytes)", n.Open, n.Depth, n.Inner, n.Close, n.Depth, len(sent))
+		}
+		fmt.Fprintf(&b, "> body (%s): %s\n", map[bool]string{true: "chunked", false: "with Content-Length"}[rq.Chunked], shown)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -38,6 +38,11 @@ type Options struct {
 	StubServices bool
 	// TagCalls puts a CallInfo on every backend request's context.
 	TagCalls bool
+	// NoFastPaths evaluates every expression through expr and decodes
+	// every body whole, never splicing from a backend's bytes. The output
+	// is the same byte for byte, only slower: the differential tests hold
+	// the fast paths to that, and it helps rule them out when debugging.
+	NoFastPaths bool
 }
 
 // Gateway is a loaded configuration: its plans, ready to serve.
@@ -96,7 +101,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	rt := &runtime{transport: transport, services: map[string]*service{}, log: opt.Logger, trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls}
+	rt := &runtime{transport: transport, services: map[string]*service{}, log: opt.Logger, trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls, general: opt.NoFastPaths}
 	for name, s := range cfg.Services {
 		rt.services[name] = newService(s)
 	}

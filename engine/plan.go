@@ -23,6 +23,7 @@ type Plan struct {
 	roots    []int
 	response *response
 	reads    map[string]bool // top-level names any expression reads
+	callIdx  map[string]int  // call name -> index in Calls
 	limits   Limits
 	rt       *runtime
 	formats  []pipeline.Format // in the spec's order of preference
@@ -38,26 +39,28 @@ type Call struct {
 	Optional bool
 	Timeout  time.Duration
 
-	idx        int
-	service    *ServiceConfig
-	svc        *service
-	path       []pathPart
-	query      []namedExpr
-	headers    []namedExpr
-	body       *template
-	when       *expression
-	forEach    *expression
-	fallback   *expression
-	after      []int
-	deps       []int // calls this one waits for, sorted
-	dependents []int // calls that wait for this one
-	decode     string
-	forward    []string
-	acceptable []int
-	expose     bool
-	encode     string              // json, xml or form
-	xmlRoot    string              // root element with encode xml
-	codec      *transform.XMLCodec // decode xml, encode xml
+	idx         int
+	service     *ServiceConfig
+	svc         *service
+	path        []pathPart
+	query       []namedExpr
+	headers     []namedExpr
+	body        *template
+	when        *expression
+	forEach     *expression
+	fallback    *expression
+	after       []int
+	deps        []int // calls this one waits for, sorted
+	dependents  []int // calls that wait for this one
+	decode      string
+	forward     []string
+	acceptable  []int
+	expose      bool
+	decodeKeys  []string            // the only top-level keys expressions read
+	decodeWhole bool                // expressions read the result whole
+	encode      string              // json, xml or form
+	xmlRoot     string              // root element with encode xml
+	codec       *transform.XMLCodec // decode xml, encode xml
 }
 
 // Deps returns the names of the calls c waits for.

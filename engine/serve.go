@@ -47,9 +47,17 @@ type result struct {
 
 	fallback any
 
-	once   sync.Once
-	val    any
-	valErr error
+	// Decoding, on first read: only keys when the plan reads nothing
+	// else of this call, with spans so unchanged objects and lists are
+	// written back as the backend sent them.
+	keys    []string
+	whole   bool
+	once    sync.Once
+	val     any
+	valErr  error
+	spans   *transform.Spans
+	decoded atomic.Bool // val and spans are set
+	inEnc   bool        // spans added to the response's encoder
 }
 
 // value is the call's result as expressions see it, decoded once on first
@@ -80,9 +88,12 @@ func (r *result) value() (any, error) {
 			r.val = string(r.body)
 		case len(r.body) == 0:
 			r.val = nil
+		case r.whole:
+			r.val, r.spans, r.valErr = transform.DecodeSpans(r.body)
 		default:
-			r.val, r.valErr = transform.DecodeJSON(r.body)
+			r.val, r.spans, r.valErr = transform.DecodeKeys(r.body, r.keys)
 		}
+		r.decoded.Store(true)
 	})
 	return r.val, r.valErr
 }
@@ -104,15 +115,38 @@ type exchange struct {
 	proto   string
 	reqID   string
 	ran     bool // the call graph ran: Server-Timing lists the calls
-	format  pipeline.Format
+
+	// While the response is composed: the shared variables and the
+	// encoder that splices unchanged backend values.
+	composing bool
+	respEnv   map[string]any
+	enc       transform.Encoder
+	format    pipeline.Format
+	// contentType is the response's Content-Type, for format.
+	contentType string
 }
 
 var anonymous = map[string]any{"sub": nil, "scopes": []any{}, "claims": map[string]any{}, "method": "none"}
 
 // env builds the variables for one evaluation of e: only the names e reads.
+// While the response is composed (one goroutine, every call done) all
+// expressions share one map, filled as names are first read.
 func (x *exchange) env(e *expression, item any) (map[string]any, error) {
-	env := make(map[string]any, len(e.Reads))
+	var env map[string]any
+	if x.composing {
+		if x.respEnv == nil {
+			x.respEnv = make(map[string]any, len(x.p.Calls)+2)
+		}
+		env = x.respEnv
+	} else {
+		env = make(map[string]any, len(e.Reads))
+	}
 	for _, n := range e.Reads {
+		if x.composing && n != "meta" {
+			if _, ok := env[n]; ok {
+				continue
+			}
+		}
 		switch n {
 		case "params":
 			env[n] = x.params
@@ -144,10 +178,8 @@ func (x *exchange) env(e *expression, item any) (map[string]any, error) {
 }
 
 func (p *Plan) callIndex(name string) int {
-	for i, c := range p.Calls {
-		if c.Name == name {
-			return i
-		}
+	if i, ok := p.callIdx[name]; ok {
+		return i
 	}
 	return -1
 }
@@ -238,11 +270,11 @@ func (x *exchange) logError(err error) {
 // prepare reads what expressions need from the request, once.
 func (x *exchange) prepare() error {
 	p, r := x.p, x.r
-	f, ok := pipeline.Negotiate(r.Header.Get("Accept"), p.formats)
+	f, ct, ok := pipeline.NegotiateType(r.Header.Get("Accept"), p.formats)
 	if !ok {
 		return &pipeline.NotAcceptableError{Offers: p.formats}
 	}
-	x.format = f
+	x.format, x.contentType = f, ct
 	if r.ContentLength > p.limits.MaxRequestBody {
 		return &pipeline.BodyError{Status: http.StatusRequestEntityTooLarge,
 			Detail: fmt.Sprintf("The request body is larger than %d bytes.", p.limits.MaxRequestBody)}
@@ -454,6 +486,7 @@ func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
 			return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailLimit,
 				Err: fmt.Errorf("the request needs more than %d backend calls", x.p.limits.MaxCallsPerRequest)}
 		}
+		res.keys, res.whole = c.decodeKeys, c.decodeWhole || x.p.rt.general
 		return x.fetch(ctx, c, nil, -1, res)
 	}
 	v, err := x.eval(c.forEach, nil)
@@ -482,6 +515,7 @@ func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
 				}
 			}()
 			it := &res.items[k]
+			it.whole = true
 			t0 := time.Now()
 			err = x.fetch(gctx, c, list[k], k, it)
 			it.dur = time.Since(t0)
@@ -556,7 +590,7 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 	var body io.Reader
 	contentType := ""
 	if c.body != nil {
-		b, err := x.render(nil, c.body, item)
+		b, err := x.render(nil, c.body, item, x.depsEncoder(c))
 		if err != nil {
 			return err
 		}
@@ -737,7 +771,9 @@ func queryValues(v any) ([]string, error) {
 }
 
 // render appends the JSON of template t.
-func (x *exchange) render(dst []byte, t *template, item any) ([]byte, error) {
+// enc splices unchanged backend values; it is the response's own encoder
+// while composing, else one over the spans of the calls a call reads.
+func (x *exchange) render(dst []byte, t *template, item any, enc *transform.Encoder) ([]byte, error) {
 	switch {
 	case t.lit != nil:
 		return append(dst, t.lit...), nil
@@ -750,7 +786,7 @@ func (x *exchange) render(dst []byte, t *template, item any) ([]byte, error) {
 			dst = transform.AppendString(dst, k)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = x.render(dst, t.fields[i], item); err != nil {
+			if dst, err = x.render(dst, t.fields[i], item, enc); err != nil {
 				return dst, err
 			}
 		}
@@ -762,38 +798,127 @@ func (x *exchange) render(dst []byte, t *template, item any) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = x.render(dst, e, item); err != nil {
+			if dst, err = x.render(dst, e, item, enc); err != nil {
 				return dst, err
 			}
 		}
 		return append(dst, ']'), nil
 	}
 	e := t.expr
-	if len(e.Path) == 1 && item == nil {
-		if i := x.p.callIndex(e.Path[0]); i >= 0 {
-			return x.appendResult(dst, i)
+	if e.Path != nil && item == nil && !x.p.rt.general {
+		if out, ok, err := x.splice(dst, e, enc); ok {
+			return out, err
 		}
 	}
 	v, err := x.eval(e, item)
 	if err != nil {
 		return dst, err
 	}
-	out, err := transform.AppendJSON(dst, v)
+	x.refresh(enc)
+	out, err := enc.Append(dst, v)
 	if err != nil {
 		return dst, &pipeline.ExprError{Field: e.field, Err: err}
 	}
 	return out, nil
 }
 
+// splice is the fast path of an expression that is a plain path into one
+// call's result (cart, cart.total, user.address.city): the value is taken
+// from the backend's bytes without decoding the document. It writes exactly
+// what evaluating the expression would (the differential test holds it to
+// that): objects and lists as the backend wrote them, scalars in canonical
+// form. ok is false when the expression must be evaluated instead.
+func (x *exchange) splice(dst []byte, e *expression, enc *transform.Encoder) (out []byte, ok bool, err error) {
+	i, isCall := x.p.callIdx[e.Path[0]]
+	if !isCall {
+		return dst, false, nil
+	}
+	if len(e.Path) == 1 {
+		out, err := x.appendResult(dst, i, enc)
+		return out, true, err
+	}
+	r := &x.results[i]
+	if r.state != stateOK || r.items != nil || r.isText || len(r.body) == 0 {
+		return dst, false, nil
+	}
+	raw, found, ok := transform.Lookup(r.body, e.Path[1:])
+	switch {
+	case !ok:
+		return dst, false, nil // not an object on the way: let expr say why
+	case !found:
+		return append(dst, "null"...), true, nil
+	case raw[0] == '{' || raw[0] == '[':
+		return append(dst, raw...), true, nil
+	}
+	v, err := transform.DecodeJSON(raw)
+	if err != nil {
+		return dst, false, nil
+	}
+	out, err = transform.AppendJSON(dst, v)
+	if err != nil {
+		return dst, true, &pipeline.ExprError{Field: e.field, Err: err}
+	}
+	return out, true, nil
+}
+
+// refresh adds to the response's encoder the spans of results decoded
+// since the last call; other encoders are built whole and left alone.
+func (x *exchange) refresh(enc *transform.Encoder) {
+	if enc != &x.enc {
+		return
+	}
+	for i := range x.results {
+		r := &x.results[i]
+		if !r.inEnc && r.decoded.Load() {
+			r.inEnc = true
+			x.enc.Add(r.spans)
+		}
+		for k := range r.items {
+			it := &r.items[k]
+			if !it.inEnc && it.decoded.Load() {
+				it.inEnc = true
+				x.enc.Add(it.spans)
+			}
+		}
+	}
+}
+
+// depsEncoder is an encoder over the decoded results of the calls c waits
+// for: the only values c's expressions can hold.
+func (x *exchange) depsEncoder(c *Call) *transform.Encoder {
+	enc := transform.NewEncoder()
+	for _, j := range c.deps {
+		r := &x.results[j]
+		if r.decoded.Load() {
+			enc.Add(r.spans)
+		}
+		for k := range r.items {
+			if r.items[k].decoded.Load() {
+				enc.Add(r.items[k].spans)
+			}
+		}
+	}
+	return enc
+}
+
 // appendResult splices call i's result as JSON: raw bytes where the backend
 // answered JSON, without decoding.
-func (x *exchange) appendResult(dst []byte, i int) ([]byte, error) {
+func (x *exchange) appendResult(dst []byte, i int, enc *transform.Encoder) ([]byte, error) {
 	r := &x.results[i]
+	if x.p.rt.general {
+		v, err := r.value()
+		if err != nil {
+			return dst, &pipeline.ExprError{Field: x.p.Calls[i].Name, Err: err}
+		}
+		x.refresh(enc)
+		return enc.Append(dst, v)
+	}
 	switch r.state {
 	case stateSkipped:
 		return append(dst, "null"...), nil
 	case stateFailed:
-		out, err := transform.AppendJSON(dst, r.fallback)
+		x.refresh(enc)
+		out, err := enc.Append(dst, r.fallback)
 		if err != nil {
 			return dst, &pipeline.ExprError{Field: "calls." + x.p.Calls[i].Name + ".fallback", Err: err}
 		}
@@ -819,7 +944,19 @@ func appendBody(dst []byte, r *result) []byte {
 	case len(r.body) == 0:
 		return append(dst, "null"...)
 	}
-	return append(dst, r.body...) // validated and compacted by decode
+	if c := r.body[0]; c == '{' || c == '[' {
+		return append(dst, r.body...) // validated and compacted by decode
+	}
+	// A scalar document is written canonically, as an expression would.
+	v, err := transform.DecodeJSON(r.body)
+	if err != nil {
+		return append(dst, "null"...) // unreachable: the body was validated
+	}
+	out, err := transform.AppendJSON(dst, v)
+	if err != nil {
+		return append(dst, "null"...) // unreachable: the body was validated
+	}
+	return out
 }
 
 // readBody reads at most limit+1 bytes of r, sized from the announced
@@ -873,8 +1010,9 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 	status := http.StatusOK
 	out := make([]byte, 0, 1024)
 	var err error
+	x.composing = true // every call is done: expressions share one env
 	if p.response != nil && p.response.body != nil {
-		out, err = x.render(out, p.response.body, nil)
+		out, err = x.render(out, p.response.body, nil, &x.enc)
 	} else {
 		out = append(out, '{')
 		for i, c := range p.Calls {
@@ -883,7 +1021,7 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 			}
 			out = transform.AppendString(out, c.Name)
 			out = append(out, ':')
-			if out, err = x.appendResult(out, i); err != nil {
+			if out, err = x.appendResult(out, i, &x.enc); err != nil {
 				break
 			}
 		}
@@ -956,7 +1094,7 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 		h.Add("Vary", "Accept")
 	}
 	h.Set("Server-Timing", x.serverTiming(time.Since(start)))
-	h.Set("Content-Type", pipeline.ContentType(x.format))
+	h.Set("Content-Type", x.contentType)
 	h.Set("Content-Length", strconv.Itoa(len(out)+1))
 	w.WriteHeader(status)
 	if x.r.Method != http.MethodHead {

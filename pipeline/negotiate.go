@@ -27,29 +27,44 @@ var mediaTypes = map[Format][]string{
 // same type, and offers earlier in the list win ties. An empty Accept takes
 // the first offer, and so does one with no well-formed range. ok is false when nothing offered is acceptable (406).
 func Negotiate(accept string, offers []Format) (Format, bool) {
+	f, _, ok := NegotiateType(accept, offers)
+	return f, ok
+}
+
+// NegotiateType is Negotiate that also returns the Content-Type to write:
+// ContentType(f), except that a client preferring text/xml to
+// application/xml (Accept: text/xml) gets text/xml, the type it asked for.
+func NegotiateType(accept string, offers []Format) (Format, string, bool) {
 	if len(offers) == 0 {
-		return "", false
+		return "", "", false
 	}
 	if strings.TrimSpace(accept) == "" {
-		return offers[0], true
+		return offers[0], ContentType(offers[0]), true
 	}
 	ranges := parseAccept(accept)
 	if len(ranges) == 0 {
-		return offers[0], true // nothing parseable: as if absent
+		return offers[0], ContentType(offers[0]), true // nothing parseable: as if absent
 	}
-	best, bestQ := Format(""), 0.0
+	best, bestMT, bestQ := Format(""), "", 0.0
 	for _, f := range offers {
-		q := 0.0
+		q, typ := 0.0, ""
 		for _, mt := range mediaTypes[f] {
 			if v, ok := quality(ranges, mt); ok && v > q {
-				q = v
+				q, typ = v, mt
 			}
 		}
 		if q > bestQ {
-			best, bestQ = f, q
+			best, bestMT, bestQ = f, typ, q
 		}
 	}
-	return best, bestQ > 0
+	if bestQ == 0 {
+		return "", "", false
+	}
+	ct := ContentType(best)
+	if bestMT == "text/xml" {
+		ct = "text/xml; charset=utf-8"
+	}
+	return best, ct, true
 }
 
 // ContentType is the Content-Type written for f.

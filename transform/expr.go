@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"unicode/utf8"
@@ -102,6 +103,11 @@ type Program struct {
 	Reads []string
 	// MetaReads lists the call names read as meta.NAME, sorted.
 	MetaReads []string
+	// Keys says, for each name in Reads, which of its top-level keys the
+	// expression reads: cart.items and cart.total give ["items", "total"].
+	// A nil entry means the value is read whole (passed to a function,
+	// indexed with a computed key, or bound with let).
+	Keys map[string][]string
 	// Path is set when the expression is nothing but a name followed by
 	// constant member accesses (cart, cart.total, user.address.city): the
 	// value can then be spliced from raw JSON without evaluating anything.
@@ -161,6 +167,20 @@ func Compile(src string, scope *Scope) (*Program, error) {
 	}
 	p.Reads = sortedKeys(c.reads)
 	p.MetaReads = sortedKeys(c.meta)
+	p.Keys = map[string][]string{}
+	whole := map[string]bool{}
+	for _, id := range c.ids {
+		k, ok := c.keyed[id]
+		switch {
+		case !ok || c.lets[id.Value]:
+			whole[id.Value] = true
+		case !slices.Contains(p.Keys[id.Value], k):
+			p.Keys[id.Value] = append(p.Keys[id.Value], k)
+		}
+	}
+	for n := range whole {
+		p.Keys[n] = nil // read whole
+	}
 	p.Path = plainPath(tree.Node)
 	if p.Path != nil && !scope.Has(p.Path[0]) {
 		p.Path = nil // not a declared name, such as $env
@@ -201,6 +221,10 @@ type collector struct {
 	// hide which calls are read.
 	metaIDs []*ast.IdentifierNode
 	metaOK  map[*ast.IdentifierNode]bool
+	// ids are the identifiers of declared names; keyed those read as
+	// name.KEY (or name?.KEY, name["KEY"]), with the key.
+	ids   []*ast.IdentifierNode
+	keyed map[*ast.IdentifierNode]string
 }
 
 func (c *collector) Visit(node *ast.Node) {
@@ -213,6 +237,7 @@ func (c *collector) Visit(node *ast.Node) {
 	case *ast.IdentifierNode:
 		if c.scope.Has(n.Value) && !c.lets[n.Value] {
 			c.reads[n.Value] = true
+			c.ids = append(c.ids, n)
 		}
 		switch {
 		case n.Value == "meta":
@@ -222,6 +247,14 @@ func (c *collector) Visit(node *ast.Node) {
 			c.errAt = n.Location().From
 		}
 	case *ast.MemberNode:
+		if id, ok := n.Node.(*ast.IdentifierNode); ok && !n.Method {
+			if s, ok := n.Property.(*ast.StringNode); ok {
+				if c.keyed == nil {
+					c.keyed = map[*ast.IdentifierNode]string{}
+				}
+				c.keyed[id] = s.Value
+			}
+		}
 		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "meta" {
 			if s, ok := n.Property.(*ast.StringNode); ok {
 				c.meta[s.Value] = true

@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -296,4 +297,38 @@ func TestRunConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestCompileKeys(t *testing.T) {
+	sc := NewScope([]string{"cart", "user"}).With("cart", "user")
+	for _, tc := range []struct {
+		src  string
+		want map[string][]string
+	}{
+		{"cart.total", map[string][]string{"cart": {"total"}}},
+		{"cart.total + len(cart.items)", map[string][]string{"cart": {"total", "items"}}},
+		{"map(filter(cart.items, .qty > 0), .sku)", map[string][]string{"cart": {"items"}}},
+		{"user?.name ?? 'guest'", map[string][]string{"user": {"name"}}},
+		{"cart['total']", map[string][]string{"cart": {"total"}}},
+		{"pick(cart, 'id')", map[string][]string{"cart": nil}},
+		{"cart.total + len(cart)", map[string][]string{"cart": nil}},
+		{"let c = cart; c.total", map[string][]string{"cart": nil}},
+		{"cart.items[0].sku", map[string][]string{"cart": {"items"}}},
+		{"user.name + cart.id", map[string][]string{"user": {"name"}, "cart": {"id"}}},
+	} {
+		p, err := Compile(tc.src, sc)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if len(p.Keys) != len(tc.want) {
+			t.Errorf("%s: Keys = %v, want %v", tc.src, p.Keys, tc.want)
+			continue
+		}
+		for n, keys := range tc.want {
+			got, ok := p.Keys[n]
+			if !ok || (keys == nil) != (got == nil) || !slices.Equal(got, keys) {
+				t.Errorf("%s: Keys[%s] = %v, want %v", tc.src, n, got, keys)
+			}
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,19 +36,6 @@ func jsonSyntaxDetail(b []byte) string {
 	return "malformed"
 }
 
-// DecodeJSON decodes a document already checked by CheckJSON into the
-// values expressions see: map[string]any, []any, float64, string, bool, nil.
-func DecodeJSON(b []byte) (any, error) {
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, nil
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
 // NonFiniteError is returned when a value to encode is NaN or ±Inf, which JSON
 // cannot hold.
 type NonFiniteError struct{ Value float64 }
@@ -62,6 +48,51 @@ func (e *NonFiniteError) Error() string {
 // their keys sorted, so output is deterministic; numbers are written in their
 // shortest decimal form without exponent for magnitudes below 1e21.
 func AppendJSON(dst []byte, v any) ([]byte, error) {
+	return (*Encoder)(nil).Append(dst, v)
+}
+
+// Encoder writes values as JSON like AppendJSON, and splices the original
+// bytes of every object and list that came unchanged from a document
+// decoded with spans (DecodeSpans): data passed through expressions keeps
+// the backend's key order, and costs a copy instead of an encoding. A nil
+// *Encoder is AppendJSON.
+type Encoder struct {
+	spans []*Spans
+}
+
+// NewEncoder returns an encoder that splices from the given span tables;
+// nil tables are skipped.
+func NewEncoder(spans ...*Spans) *Encoder {
+	e := &Encoder{}
+	for _, s := range spans {
+		if s != nil {
+			e.spans = append(e.spans, s)
+		}
+	}
+	return e
+}
+
+// Add adds a span table.
+func (e *Encoder) Add(s *Spans) {
+	if s != nil {
+		e.spans = append(e.spans, s)
+	}
+}
+
+func (e *Encoder) raw(v any) ([]byte, bool) {
+	if e == nil {
+		return nil, false
+	}
+	for _, s := range e.spans {
+		if b, ok := s.Lookup(v); ok {
+			return b, true
+		}
+	}
+	return nil, false
+}
+
+// Append appends the JSON encoding of v to dst.
+func (e *Encoder) Append(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
@@ -89,18 +120,24 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 	case RawJSON:
 		return append(dst, x...), nil
 	case []any:
+		if raw, ok := e.raw(x); ok {
+			return append(dst, raw...), nil
+		}
 		dst = append(dst, '[')
-		for i, e := range x {
+		for i, el := range x {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = AppendJSON(dst, e); err != nil {
+			if dst, err = e.Append(dst, el); err != nil {
 				return dst, err
 			}
 		}
 		return append(dst, ']'), nil
 	case map[string]any:
+		if raw, ok := e.raw(x); ok {
+			return append(dst, raw...), nil
+		}
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)
@@ -114,28 +151,28 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 			dst = AppendString(dst, k)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = AppendJSON(dst, x[k]); err != nil {
+			if dst, err = e.Append(dst, x[k]); err != nil {
 				return dst, err
 			}
 		}
 		return append(dst, '}'), nil
 	case []string:
 		dst = append(dst, '[')
-		for i, e := range x {
+		for i, s := range x {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = AppendString(dst, e)
+			dst = AppendString(dst, s)
 		}
 		return append(dst, ']'), nil
 	}
-	return appendReflect(dst, reflect.ValueOf(v))
+	return e.appendReflect(dst, reflect.ValueOf(v))
 }
 
 // appendReflect covers the less common shapes expressions can produce
 // ([]int, map[string]string, ...) without falling back to encoding/json, whose
 // float formatting and NaN handling differ from ours.
-func appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
+func (e *Encoder) appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 	switch rv.Kind() {
 	case reflect.Slice, reflect.Array:
 		if rv.Kind() == reflect.Slice && rv.IsNil() {
@@ -147,7 +184,7 @@ func appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = AppendJSON(dst, rv.Index(i).Interface()); err != nil {
+			if dst, err = e.Append(dst, rv.Index(i).Interface()); err != nil {
 				return dst, err
 			}
 		}
@@ -169,7 +206,7 @@ func appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 			dst = AppendString(dst, k)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = AppendJSON(dst, rv.MapIndex(reflect.ValueOf(k).Convert(rv.Type().Key())).Interface()); err != nil {
+			if dst, err = e.Append(dst, rv.MapIndex(reflect.ValueOf(k).Convert(rv.Type().Key())).Interface()); err != nil {
 				return dst, err
 			}
 		}
@@ -183,12 +220,12 @@ func appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 	case reflect.String:
 		return AppendString(dst, rv.String()), nil
 	case reflect.Bool:
-		return AppendJSON(dst, rv.Bool())
+		return e.Append(dst, rv.Bool())
 	case reflect.Pointer, reflect.Interface:
 		if rv.IsNil() {
 			return append(dst, "null"...), nil
 		}
-		return AppendJSON(dst, rv.Elem().Interface())
+		return e.Append(dst, rv.Elem().Interface())
 	}
 	b, err := json.Marshal(rv.Interface())
 	if err != nil {

@@ -420,7 +420,7 @@ func TestUpdate(t *testing.T) {
 	want := strings.Replace(test, `"expect": { "status": 201, "body": { "hello": "Hello" } }`, `"expect": { "status": 200, "body": {
         "hello": "Hello, Ada Lovelace",
         "items": [{ "qty": 2, "sku": "A1" }, { "qty": 1, "sku": "B2" }],
-        "recs": [{ "name": "Milk jug, 350 ml", "sku": "C3" }]
+        "recs": [{ "sku": "C3", "name": "Milk jug, 350 ml" }]
       } }`, 1)
 	want = strings.Replace(want, `"body": { "hello": "Hello, Ada", "gone": 1 }`, `"body": { "hello": "Hello, Grace" }`, 1)
 	if string(src) != want {

@@ -1,0 +1,105 @@
+package engine_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"frontdesk/engine"
+	"frontdesk/transform"
+)
+
+// bodyTransport answers every backend request with one JSON body.
+type bodyTransport struct{ body []byte }
+
+func (t bodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		r.Body.Close()
+	}
+	return &http.Response{
+		StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(bytes.NewReader(t.body)), ContentLength: int64(len(t.body)), Request: r,
+	}, nil
+}
+
+// diffSpecs read the same backend answer in every way the fast paths treat
+// specially: whole results, paths of each depth, paths that meet a list or
+// a scalar, partial decoding, and expressions over the same values.
+var diffSpecs = map[string]string{
+	"e/paths.json": `{"method": "GET", "path": "/paths", "calls": {
+		"a": {"service": "s", "path": "/a"},
+		"b": {"service": "s", "path": "/b", "when": "false"},
+		"c": {"service": "s", "path": "/c", "optional": true, "fallback": "a"}},
+	  "response": {"body": {
+		"whole": "a", "skipped": "b", "c": "c",
+		"x": "a.x", "xy": "a.x.y", "xyz": "a.x.y.z", "items": "a.items", "n": "a.n", "s": "a.s",
+		"bracket": "a['x']", "first": "first(a.items ?? [])",
+		"mapped": "map(a.items ?? [], #)", "picked": "pick(a ?? {}, 'x', 'items')",
+		"list": "[a.x, a.items]", "obj": "{'k': a.x}"}}}`,
+	"e/default.json": `{"method": "GET", "path": "/default", "calls": {
+		"a": {"service": "s", "path": "/a"}, "b": {"service": "s", "path": "/b"}}}`,
+	"e/keys.json": `{"method": "GET", "path": "/keys", "calls": {"a": {"service": "s", "path": "/a"}},
+	  "response": {"body": {"x": "a?.x", "items": "a?.items", "count": "len(a?.items ?? [])"}}}`,
+}
+
+func serveBoth(t testing.TB, body []byte, path string) (fast, general string) {
+	fsys := fstest.MapFS{"gateway.json": {Data: []byte(`{"endpoints": ["e"], "services": {"s": {"urls": ["http://backend.invalid"]}}}`)}}
+	for name, spec := range diffSpecs {
+		fsys[name] = &fstest.MapFile{Data: []byte(spec)}
+	}
+	out := [2]string{}
+	for i, noFast := range []bool{false, true} {
+		g, err := engine.Load(fsys, "gateway.json", engine.Options{
+			Client: &http.Client{Transport: bodyTransport{body}}, NoFastPaths: noFast,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", path, nil)
+		r.Header.Set("X-Request-Id", "diff")
+		g.ServeHTTP(w, r)
+		out[i] = w.Result().Status + "\n" + w.Body.String()
+	}
+	return out[0], out[1]
+}
+
+// FuzzFastPaths: whatever JSON a backend answers, splicing from its bytes
+// and decoding only some keys give exactly what evaluating every expression
+// on the whole decoded body gives.
+func FuzzFastPaths(f *testing.F) {
+	for _, s := range []string{
+		`{"x":{"y":{"z":1.50}},"items":[{"b":1,"a":2},{}],"n":null,"s":"caf\u00e9 <&>"}`,
+		`{"x":[1,2],"items":"not a list","dup":1,"dup":2}`,
+		`{"x":{"y":"str"},"items":[[1],[2,{"k":"\ud83d\ude00"}]]}`,
+		`[1,2,3]`, `"text"`, `null`, `{"x":1e400}`, `{ "x" : { "y" : 2 } , "items" : [ ] }`,
+		`{"x":{"y":{"z":-0}},"n":12345678901234567890}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if _, err := transform.ScanJSON(body, 20); err != nil {
+			return // the gateway refuses it either way
+		}
+		for _, path := range []string{"/paths", "/default", "/keys"} {
+			fast, general := serveBoth(t, body, path)
+			if fast != general {
+				t.Fatalf("%s over %q:\nfast:    %s\ngeneral: %s", path, body, fast, general)
+			}
+		}
+	})
+}
+
+func TestFastPathsOnSeeds(t *testing.T) {
+	fast, general := serveBoth(t, []byte(`{"x":{"y":{"z":1.50}},"items":[{"b":1,"a":2}],"s":"a"}`), "/paths")
+	if fast != general {
+		t.Fatalf("fast:\n%s\ngeneral:\n%s", fast, general)
+	}
+	if !strings.Contains(fast, `"items":[{"b":1,"a":2}]`) || !strings.Contains(fast, `"xyz":1.5`) {
+		t.Errorf("unchanged lists keep the backend's bytes, scalars are canonical:\n%s", fast)
+	}
+}

@@ -1,0 +1,535 @@
+package transform
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// Spans remembers, for one decoded document, the bytes each object and
+// list came from, so an Encoder can write them back as they were. Keys are
+// the identity of the Go value (the map, or the slice's array and length),
+// which is stable while the value is alive and never shared between two
+// decoded containers. Empty containers are not recorded: they encode the
+// same either way. A Spans is written once, while decoding, and only read
+// after.
+type Spans struct {
+	raw []byte
+	m   map[spanKey]span
+}
+
+type spanKey struct {
+	p unsafe.Pointer
+	n int // the slice's length; -1 for a map
+}
+
+type span struct{ from, to int32 }
+
+func keyOf(v any) (spanKey, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 0 {
+			return spanKey{}, false
+		}
+		return spanKey{*(*unsafe.Pointer)(unsafe.Pointer(&x)), -1}, true
+	case []any:
+		if len(x) == 0 {
+			return spanKey{}, false
+		}
+		return spanKey{unsafe.Pointer(unsafe.SliceData(x)), len(x)}, true
+	}
+	return spanKey{}, false
+}
+
+// Lookup returns the original bytes of v when v is an object or list this
+// document decoded to, unchanged.
+func (s *Spans) Lookup(v any) ([]byte, bool) {
+	if s == nil || len(s.m) == 0 {
+		return nil, false
+	}
+	k, ok := keyOf(v)
+	if !ok {
+		return nil, false
+	}
+	sp, ok := s.m[k]
+	if !ok {
+		return nil, false
+	}
+	return s.raw[sp.from:sp.to], true
+}
+
+// errMalformed is returned by the decoder for input ScanJSON would refuse;
+// callers scan first, so it means a bug rather than bad input.
+var errMalformed = errors.New("malformed JSON")
+
+type decoder struct {
+	b       []byte
+	i       int
+	spans   *Spans
+	keys    []string // DecodeKeys: the top-level keys to decode
+	scratch []any    // list elements being read, shared by nested lists
+	names   map[string]string
+}
+
+// name returns key k as a string, one allocation per distinct key: lists of
+// objects repeat the same keys in every element.
+func (d *decoder) name(b []byte) string {
+	if s, ok := d.names[string(b)]; ok {
+		return s
+	}
+	if d.names == nil {
+		d.names = make(map[string]string, 16)
+	}
+	s := string(b)
+	d.names[s] = s
+	return s
+}
+
+// DecodeJSON decodes a document into the values expressions see:
+// map[string]any, []any, float64, string, bool and nil. An empty or blank
+// body is nil. Duplicate keys: the last wins. b should have passed
+// ScanJSON; anything else is an error, never a panic.
+func DecodeJSON(b []byte) (any, error) {
+	d := decoder{b: b}
+	return d.document()
+}
+
+// DecodeSpans is DecodeJSON that also records where each object and list
+// came from. b must be compact (ScanJSON reported no spacing, or Compact
+// made it so) for the spliced bytes to match what the encoder writes.
+func DecodeSpans(b []byte) (any, *Spans, error) {
+	s := &Spans{raw: b, m: map[spanKey]span{}}
+	d := decoder{b: b, spans: s}
+	v, err := d.document()
+	return v, s, err
+}
+
+// DecodeKeys decodes only the given members of a top-level object: an
+// expression that reads cart.items and cart.total never pays for the rest.
+// The object returned is partial, so it is not recorded in the spans; what
+// it holds is. A document that is not an object is decoded whole.
+func DecodeKeys(b []byte, keys []string) (any, *Spans, error) {
+	s := &Spans{raw: b, m: map[spanKey]span{}}
+	d := decoder{b: b, spans: s, keys: keys}
+	v, err := d.document()
+	return v, s, err
+}
+
+func (d *decoder) document() (any, error) {
+	d.space()
+	if d.i == len(d.b) {
+		return nil, nil
+	}
+	v, err := d.value(d.keys != nil)
+	if err != nil {
+		return nil, err
+	}
+	d.space()
+	if d.i != len(d.b) {
+		return nil, errMalformed
+	}
+	return v, nil
+}
+
+func (d *decoder) space() {
+	for d.i < len(d.b) && space[d.b[d.i]] {
+		d.i++
+	}
+}
+
+func (d *decoder) value(top bool) (any, error) {
+	if d.i >= len(d.b) {
+		return nil, errMalformed
+	}
+	switch c := d.b[d.i]; {
+	case c == '{':
+		return d.object(top)
+	case c == '[':
+		return d.array()
+	case c == '"':
+		return d.str()
+	case c == 't':
+		if !hasWord(d.b, d.i, "true") {
+			return nil, errMalformed
+		}
+		d.i += 4
+		return true, nil
+	case c == 'f':
+		if !hasWord(d.b, d.i, "false") {
+			return nil, errMalformed
+		}
+		d.i += 5
+		return false, nil
+	case c == 'n':
+		if !hasWord(d.b, d.i, "null") {
+			return nil, errMalformed
+		}
+		d.i += 4
+		return nil, nil
+	case c == '-' || '0' <= c && c <= '9':
+		return d.number()
+	}
+	return nil, errMalformed
+}
+
+func (d *decoder) record(v any, from int) {
+	if d.spans == nil {
+		return
+	}
+	if k, ok := keyOf(v); ok {
+		d.spans.m[k] = span{int32(from), int32(d.i)}
+	}
+}
+
+func (d *decoder) object(partial bool) (any, error) {
+	from := d.i
+	d.i++
+	m := make(map[string]any)
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		return m, nil
+	}
+	for {
+		d.space()
+		if d.i >= len(d.b) || d.b[d.i] != '"' {
+			return nil, errMalformed
+		}
+		var k any
+		if j := plainEnd(d.b, d.i+1); j < len(d.b) && d.b[j] == '"' {
+			k = d.name(d.b[d.i+1 : j])
+			d.i = j + 1
+		} else {
+			var err error
+			if k, err = d.str(); err != nil {
+				return nil, err
+			}
+		}
+		d.space()
+		if d.i >= len(d.b) || d.b[d.i] != ':' {
+			return nil, errMalformed
+		}
+		d.i++
+		d.space()
+		if partial && !wanted(d.keys, k.(string)) {
+			if d.i = skipValue(d.b, d.i); d.i < 0 {
+				return nil, errMalformed
+			}
+		} else {
+			v, err := d.value(false)
+			if err != nil {
+				return nil, err
+			}
+			m[k.(string)] = v
+		}
+		d.space()
+		if d.i >= len(d.b) {
+			return nil, errMalformed
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+			continue
+		case '}':
+			d.i++
+			if !partial {
+				d.record(m, from)
+			}
+			return m, nil
+		}
+		return nil, errMalformed
+	}
+}
+
+func wanted(keys []string, k string) bool {
+	for _, w := range keys {
+		if w == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decoder) array() (any, error) {
+	from := d.i
+	d.i++
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == ']' {
+		d.i++
+		return []any{}, nil
+	}
+	base := len(d.scratch)
+	defer func() { clear(d.scratch[base:]); d.scratch = d.scratch[:base] }()
+	for {
+		d.space()
+		v, err := d.value(false)
+		if err != nil {
+			return nil, err
+		}
+		d.scratch = append(d.scratch, v)
+		d.space()
+		if d.i >= len(d.b) {
+			return nil, errMalformed
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+			continue
+		case ']':
+			d.i++
+			l := make([]any, len(d.scratch)-base) // exact size: appends by expressions copy
+			copy(l, d.scratch[base:])
+			d.record(l, from)
+			return l, nil
+		}
+		return nil, errMalformed
+	}
+}
+
+// plainEnd returns the index of the first byte from i that is not plain
+// ASCII string content.
+func plainEnd(b []byte, i int) int {
+	for i < len(b) && strPlain[b[i]] && b[i] < utf8.RuneSelf {
+		i++
+	}
+	return i
+}
+
+// str decodes the string at d.i. Escapes are decoded; invalid UTF-8 and
+// lone surrogates become U+FFFD, as encoding/json does.
+func (d *decoder) str() (any, error) {
+	s, j, ok := unquote(d.b, d.i)
+	if !ok {
+		return nil, errMalformed
+	}
+	d.i = j
+	return s, nil
+}
+
+// unquote decodes the string starting at b[i] and returns the index past it.
+func unquote(b []byte, i int) (string, int, bool) {
+	i++
+	start := i
+	for i < len(b) && strPlain[b[i]] && b[i] < utf8.RuneSelf {
+		i++
+	}
+	if i < len(b) && b[i] == '"' {
+		return string(b[start:i]), i + 1, true
+	}
+	out := make([]byte, 0, i-start+16)
+	out = append(out, b[start:i]...)
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			return string(out), i + 1, true
+		case c == '\\':
+			if i+1 >= len(b) {
+				return "", i, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/':
+				out = append(out, b[i+1])
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r, n, ok := hex4(b, i)
+				if !ok {
+					return "", i, false
+				}
+				if utf16.IsSurrogate(r) {
+					if r2, n2, ok := hex4(b, i+n); ok {
+						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+							out = utf8.AppendRune(out, d)
+							i += n + n2
+							continue
+						}
+					}
+					r = utf8.RuneError
+				}
+				out = utf8.AppendRune(out, r)
+				i += n
+				continue
+			default:
+				return "", i, false
+			}
+			i += 2
+		case c < 0x20:
+			return "", i, false
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				out = append(out, "\uFFFD"...)
+			} else {
+				out = append(out, b[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return "", i, false
+}
+
+func hex4(b []byte, i int) (rune, int, bool) {
+	if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+		return 0, 0, false
+	}
+	var r rune
+	for _, c := range b[i+2 : i+6] {
+		r <<= 4
+		switch {
+		case '0' <= c && c <= '9':
+			r |= rune(c - '0')
+		case 'a' <= c && c <= 'f':
+			r |= rune(c-'a') + 10
+		case 'A' <= c && c <= 'F':
+			r |= rune(c-'A') + 10
+		default:
+			return 0, 0, false
+		}
+	}
+	return r, 6, true
+}
+
+func (d *decoder) number() (any, error) {
+	j, ok := scanNumber(d.b, d.i)
+	if !ok {
+		return nil, errMalformed
+	}
+	tok := d.b[d.i:j]
+	d.i = j
+	// Small integers, the common case, without strconv.
+	if len(tok) <= 15 {
+		neg := tok[0] == '-'
+		digits := tok
+		if neg {
+			digits = tok[1:]
+		}
+		n, simple := int64(0), len(digits) > 0
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				simple = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if simple {
+			if neg {
+				if n == 0 {
+					return math.Copysign(0, -1), nil // -0, as encoding/json
+				}
+				n = -n
+			}
+			return float64(n), nil
+		}
+	}
+	f, err := strconv.ParseFloat(string(tok), 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && ne.Err == strconv.ErrRange && f == 0 {
+			return f, nil // underflow is zero, as in encoding/json
+		}
+		return nil, errMalformed
+	}
+	return f, nil
+}
+
+// skipValue returns the index past the value starting at b[i], or -1.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return scanString(b, i)
+	case c == '{' || c == '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				if i = scanString(b, i); i < 0 {
+					return -1
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	default: // a number or a literal
+		j := i
+		for j < len(b) && !space[b[j]] && b[j] != ',' && b[j] != '}' && b[j] != ']' {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+}
+
+// Lookup finds the value at path (object keys, from the top) in a compact
+// document that ScanJSON accepted, without decoding anything. With several
+// members of one name, the last counts, as in DecodeJSON. found is false
+// when the last key is missing (the value is then null); ok is false when
+// the path meets something that is not an object, or a missing key before
+// its end, where an expression would fail: the caller must then evaluate
+// the expression instead.
+func Lookup(b []byte, path []string) (raw []byte, found, ok bool) {
+	i := 0
+	for n, key := range path {
+		if i >= len(b) || b[i] != '{' {
+			return nil, false, false
+		}
+		i++
+		at := -1
+		for i < len(b) && b[i] != '}' {
+			k, j, good := unquote(b, i)
+			if !good || j >= len(b) || b[j] != ':' {
+				return nil, false, false
+			}
+			v := j + 1
+			end := skipValue(b, v)
+			if end < 0 {
+				return nil, false, false
+			}
+			if k == key {
+				at = v
+			}
+			i = end
+			if i < len(b) && b[i] == ',' {
+				i++
+			}
+		}
+		if at < 0 {
+			// Missing: null at the end of the path; before it, reading on
+			// from null is an expression error, so the caller evaluates.
+			return nil, false, n == len(path)-1
+		}
+		i = at
+	}
+	end := skipValue(b, i)
+	if end < 0 {
+		return nil, false, false
+	}
+	return b[i:end], true, true
+}

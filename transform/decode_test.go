@@ -1,0 +1,187 @@
+package transform
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDecodeJSONMatchesEncodingJSON(t *testing.T) {
+	for _, in := range []string{
+		`{"a":[1,2.5,-3,1e3,-0,0.1,12345678901234567890],"b":{"c":null,"d":true,"e":false}}`,
+		`"caf\u00e9 \ud83d\ude00 \ud800 \ud83dA tab\t"`,
+		"\"bad \xff utf8\"",
+		`{"dup":1,"dup":2}`,
+		`[[],{},[{}],""]`,
+		`1e-400`,
+		`-123456789012345`,
+		`  {"spaced" : [ 1 , 2 ] }  `,
+	} {
+		var want any
+		if err := json.Unmarshal([]byte(in), &want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeJSON([]byte(in))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("DecodeJSON(%q) = %#v, %v; want %#v", in, got, err, want)
+		}
+	}
+}
+
+// FuzzDecodeJSON: what ScanJSON accepts, DecodeJSON decodes exactly as
+// encoding/json does; DecodeSpans and the Encoder give back the compact
+// bytes of every object and list; nothing panics.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,{"b":null}]}`, `["\u00e9",-0,1e5]`, `{"a":1,"a":{"x":[]}}`, `[[[1]],{"k":"v"}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		DecodeJSON(b) // never panics, valid or not
+		Lookup(b, []string{"a", "b"})
+		if _, err := ScanJSON(b, 64); err != nil {
+			return
+		}
+		var want any
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatalf("ScanJSON accepted %q, encoding/json refuses it: %v", b, err)
+		}
+		got, err := DecodeJSON(b)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("DecodeJSON(%q) = %#v, %v; want %#v", b, got, err, want)
+		}
+		compact := Compact(nil, b)
+		v, spans, err := DecodeSpans(compact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := NewEncoder(spans).Append(nil, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Objects and lists come back as written; scalars are canonical.
+		switch v.(type) {
+		case map[string]any, []any:
+			if len(compact) > 2 && string(out) != string(compact) && !hasDuplicateKeys(v, compact) {
+				t.Fatalf("spliced %q, want %q", out, compact)
+			}
+		}
+	})
+}
+
+// hasDuplicateKeys is true when decoding dropped members (duplicate keys),
+// so the decoded object is smaller than its text and still spliced whole:
+// that is fine, the text is what the backend wrote.
+func hasDuplicateKeys(v any, raw []byte) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(raw, &m) == nil && len(m) != strings.Count(string(raw), `":`)
+}
+
+func TestSpansSpliceUnchangedValues(t *testing.T) {
+	raw := []byte(`{"z":1,"items":[{"sku":"B","qty":2},{"sku":"A","qty":0}],"user":{"name":"Ada","b":true,"a":false}}`)
+	v, spans, err := DecodeSpans(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := v.(map[string]any)
+	enc := NewEncoder(spans)
+	for _, tc := range []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"whole document keeps its order", m, string(raw)},
+		{"a nested object", m["user"], `{"name":"Ada","b":true,"a":false}`},
+		{"a nested list", m["items"], `[{"sku":"B","qty":2},{"sku":"A","qty":0}]`},
+		{"a new list of unchanged objects", []any{m["user"], m["items"].([]any)[1]}, `[{"name":"Ada","b":true,"a":false},{"sku":"A","qty":0}]`},
+		{"a sub-slice is new", m["items"].([]any)[1:], `[{"sku":"A","qty":0}]`},
+		{"a built object has sorted keys", map[string]any{"b": m["z"], "a": m["user"]}, `{"a":{"name":"Ada","b":true,"a":false},"b":1}`},
+		{"scalars are canonical", m["z"], `1`},
+	} {
+		got, err := enc.Append(nil, tc.v)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%s: got %s, %v; want %s", tc.name, got, err, tc.want)
+		}
+	}
+	if out, _ := AppendJSON(nil, m["user"]); string(out) != `{"a":false,"b":true,"name":"Ada"}` {
+		t.Errorf("without spans, objects are canonical: %s", out)
+	}
+}
+
+func TestDecodeKeys(t *testing.T) {
+	raw := []byte(`{"id":"c1","items":[{"sku":"A"}],"huge":{"x":[1,2,3]},"total":5}`)
+	v, spans, err := DecodeKeys(raw, []string{"items", "total"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"items": []any{map[string]any{"sku": "A"}}, "total": 5.0}
+	if !reflect.DeepEqual(v, want) {
+		t.Errorf("got %#v", v)
+	}
+	if _, ok := spans.Lookup(v); ok {
+		t.Error("a partial object must not be spliced as the whole document")
+	}
+	if b, ok := spans.Lookup(v.(map[string]any)["items"]); !ok || string(b) != `[{"sku":"A"}]` {
+		t.Errorf("items not recorded: %s", b)
+	}
+	if v, _, _ := DecodeKeys([]byte(`[1,2]`), []string{"a"}); !reflect.DeepEqual(v, []any{1.0, 2.0}) {
+		t.Errorf("a list is decoded whole: %#v", v)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	raw := []byte(`{"a":{"b":[1,{"c":2}],"s":"x\"y","n":null},"a2":3,"dup":1,"dup":{"k":true}}`)
+	for _, tc := range []struct {
+		path      string
+		raw       string
+		found, ok bool
+	}{
+		{"a", `{"b":[1,{"c":2}],"s":"x\"y","n":null}`, true, true},
+		{"a.b", `[1,{"c":2}]`, true, true},
+		{"a.s", `"x\"y"`, true, true},
+		{"a.n", `null`, true, true},
+		{"a.missing", ``, false, true},
+		{"a.missing.deeper", ``, false, false},
+		{"a.b.c", ``, false, false},
+		{"a2.x", ``, false, false},
+		{"dup", `{"k":true}`, true, true},
+		{"dup.k", `true`, true, true},
+	} {
+		got, found, ok := Lookup(raw, strings.Split(tc.path, "."))
+		if string(got) != tc.raw || found != tc.found || ok != tc.ok {
+			t.Errorf("Lookup(%s) = %s, %v, %v", tc.path, got, found, ok)
+		}
+	}
+}
+
+func BenchmarkDecodeJSON(b *testing.B) {
+	doc := Compact(nil, benchDoc(b))
+	b.Run("DecodeJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(doc)))
+		for b.Loop() {
+			if _, err := DecodeJSON(doc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("DecodeSpans", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(doc)))
+		for b.Loop() {
+			if _, _, err := DecodeSpans(doc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(doc)))
+		for b.Loop() {
+			var v any
+			if err := json.Unmarshal(doc, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
