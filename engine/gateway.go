@@ -286,8 +286,7 @@ func (g *Gateway) unrouted(w http.ResponseWriter, r *http.Request) {
 		if m == r.Method {
 			continue
 		}
-		probe := r.Clone(r.Context())
-		probe.Method = m
+		probe := &http.Request{Method: m, Host: r.Host, URL: r.URL} // all the mux reads
 		if _, pat := g.mux.Handler(probe); pat != "" && pat != "/" {
 			allow = append(allow, m)
 		}

@@ -213,6 +213,11 @@ func (x *exchange) meta(i int) map[string]any {
 }
 
 func (x *exchange) eval(e *expression, item any) (any, error) {
+	if e.Path != nil && !x.p.rt.general {
+		if v, ok := x.lookup(e.Path); ok {
+			return v, nil
+		}
+	}
 	env, err := x.env(e, item)
 	if err != nil {
 		return nil, err
@@ -222,6 +227,50 @@ func (x *exchange) eval(e *expression, item any) (any, error) {
 		return nil, &pipeline.ExprError{Field: e.field, Err: err}
 	}
 	return v, nil
+}
+
+// lookup is the fast path of a plain path expression: params.id,
+// query.cart, headers["Accept-Language"] and auth.sub are read from the
+// request's maps, and a path into a call's result that ends at a scalar is
+// read from the backend's bytes, all without running expr. ok is false
+// where expr must decide (anything else, or a path that meets a non-object,
+// whose error expr reports), so the value is always what expr would give.
+func (x *exchange) lookup(path []string) (any, bool) {
+	var m map[string]any
+	switch path[0] {
+	case "params":
+		m = x.params
+	case "query":
+		m = x.query
+	case "headers":
+		m = x.headers
+	case "auth":
+		m = x.auth
+	default:
+		i, ok := x.p.callIdx[path[0]]
+		if !ok || len(path) < 2 {
+			return nil, false
+		}
+		r := &x.results[i]
+		if r.state != stateOK || r.items != nil || r.isText || len(r.body) == 0 {
+			return nil, false
+		}
+		raw, found, ok := transform.Lookup(r.body, path[1:])
+		switch {
+		case !ok:
+			return nil, false
+		case !found:
+			return nil, true
+		case raw[0] == '{' || raw[0] == '[':
+			return nil, false // a container: the decoded value, with its spans
+		}
+		v, err := transform.DecodeJSON(raw)
+		return v, err == nil
+	}
+	if len(path) != 2 || m == nil {
+		return nil, false
+	}
+	return m[path[1]], true
 }
 
 // ServeHTTP runs the plan for one request.

@@ -18,7 +18,15 @@ import (
 // after.
 type Spans struct {
 	raw []byte
-	m   map[spanKey]span
+	// entries in decoding order. Recording is the hot part (every container
+	// of every decoded body) and lookups are few (only containers that are
+	// written out), so a slice scanned on lookup beats a map.
+	entries []spanEntry
+}
+
+type spanEntry struct {
+	k spanKey
+	span
 }
 
 type spanKey struct {
@@ -47,18 +55,19 @@ func keyOf(v any) (spanKey, bool) {
 // Lookup returns the original bytes of v when v is an object or list this
 // document decoded to, unchanged.
 func (s *Spans) Lookup(v any) ([]byte, bool) {
-	if s == nil || len(s.m) == 0 {
+	if s == nil || len(s.entries) == 0 {
 		return nil, false
 	}
 	k, ok := keyOf(v)
 	if !ok {
 		return nil, false
 	}
-	sp, ok := s.m[k]
-	if !ok {
-		return nil, false
+	for i := len(s.entries) - 1; i >= 0; i-- {
+		if e := &s.entries[i]; e.k == k {
+			return s.raw[e.from:e.to], true
+		}
 	}
-	return s.raw[sp.from:sp.to], true
+	return nil, false
 }
 
 // errMalformed is returned by the decoder for input ScanJSON would refuse;
@@ -71,20 +80,25 @@ type decoder struct {
 	spans   *Spans
 	keys    []string // DecodeKeys: the top-level keys to decode
 	scratch []any    // list elements being read, shared by nested lists
-	names   map[string]string
+	names   [64]string
+	sizes   [8]int // members of the last object at each depth, a size hint
+	depth   int
 }
 
-// name returns key k as a string, one allocation per distinct key: lists of
-// objects repeat the same keys in every element.
+// name returns key b as a string, allocating only the first time a key is
+// seen: lists of objects repeat the same keys in every element. The cache
+// is direct-mapped on the key's length and ends; a collision only costs an
+// allocation.
 func (d *decoder) name(b []byte) string {
-	if s, ok := d.names[string(b)]; ok {
+	if len(b) == 0 {
+		return ""
+	}
+	slot := (len(b)*31 + int(b[0])*7 + int(b[len(b)-1])) & 63
+	if s := d.names[slot]; s == string(b) {
 		return s
 	}
-	if d.names == nil {
-		d.names = make(map[string]string, 16)
-	}
 	s := string(b)
-	d.names[s] = s
+	d.names[slot] = s
 	return s
 }
 
@@ -101,7 +115,7 @@ func DecodeJSON(b []byte) (any, error) {
 // came from. b must be compact (ScanJSON reported no spacing, or Compact
 // made it so) for the spliced bytes to match what the encoder writes.
 func DecodeSpans(b []byte) (any, *Spans, error) {
-	s := &Spans{raw: b, m: map[spanKey]span{}}
+	s := &Spans{raw: b}
 	d := decoder{b: b, spans: s}
 	v, err := d.document()
 	return v, s, err
@@ -112,7 +126,7 @@ func DecodeSpans(b []byte) (any, *Spans, error) {
 // The object returned is partial, so it is not recorded in the spans; what
 // it holds is. A document that is not an object is decoded whole.
 func DecodeKeys(b []byte, keys []string) (any, *Spans, error) {
-	s := &Spans{raw: b, m: map[spanKey]span{}}
+	s := &Spans{raw: b}
 	d := decoder{b: b, spans: s, keys: keys}
 	v, err := d.document()
 	return v, s, err
@@ -180,14 +194,20 @@ func (d *decoder) record(v any, from int) {
 		return
 	}
 	if k, ok := keyOf(v); ok {
-		d.spans.m[k] = span{int32(from), int32(d.i)}
+		d.spans.entries = append(d.spans.entries, spanEntry{k, span{int32(from), int32(d.i)}})
 	}
 }
 
 func (d *decoder) object(partial bool) (any, error) {
 	from := d.i
 	d.i++
-	m := make(map[string]any)
+	hint := 0
+	if d.depth < len(d.sizes) {
+		hint = d.sizes[d.depth] // siblings in a list tend to have one shape
+	}
+	d.depth++
+	defer func() { d.depth-- }()
+	m := make(map[string]any, hint)
 	d.space()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
@@ -237,6 +257,9 @@ func (d *decoder) object(partial bool) (any, error) {
 			d.i++
 			if !partial {
 				d.record(m, from)
+			}
+			if d.depth-1 < len(d.sizes) {
+				d.sizes[d.depth-1] = len(m)
 			}
 			return m, nil
 		}
