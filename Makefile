@@ -17,8 +17,13 @@ test: build
 	$(BIN) lint endpoints
 	$(BIN) test endpoints
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+# Go benchmarks with allocations (kept in testdata/bench/latest.txt for
+# benchstat against testdata/bench/baseline.txt), then a short load run.
+bench: build
+	@mkdir -p testdata/bench
+	@$(GO) test -run '^$$' -bench . -benchmem -count 1 ./... > testdata/bench/latest.txt; \
+	  status=$$?; cat testdata/bench/latest.txt; exit $$status
+	$(GO) run ./cmd/loadtest -frontdesk $(BIN) -duration 3s
 
 # Each native fuzz target for FUZZTIME.
 fuzz:
