@@ -443,6 +443,10 @@ func (x *exchange) run(ctx context.Context) error {
 	if len(x.p.Calls) == 0 {
 		return nil
 	}
+	if len(x.p.Calls) == 1 {
+		// One call: nothing to overlap, so no goroutine and no group.
+		return x.runOne(ctx)
+	}
 	for i, c := range x.p.Calls {
 		x.pending[i].Store(int32(len(c.deps)))
 	}
@@ -451,6 +455,17 @@ func (x *exchange) run(ctx context.Context) error {
 		x.start(gctx, g, i)
 	}
 	return g.Wait()
+}
+
+// runOne runs a plan's only call on the request's goroutine, with the same
+// panic handling as a call goroutine.
+func (x *exchange) runOne(ctx context.Context) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = x.recovered(x.p.Calls[0].Name, v)
+		}
+	}()
+	return x.runCall(ctx, 0)
 }
 
 func (x *exchange) start(ctx context.Context, g *errgroup.Group, i int) {
@@ -661,8 +676,14 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 		}
 		body = bytes.NewReader(b)
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.Timeout)
-	defer cancel()
+	// A call's own deadline, unless the endpoint's comes first anyway: then
+	// the request's context already carries it, and a timer is saved.
+	cctx := ctx
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > c.Timeout {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
 	if x.p.rt.tagCalls {
 		cctx = context.WithValue(cctx, callInfoKey{}, CallInfo{Endpoint: x.p.Method + " " + x.p.Route, Call: c.Name, Index: index})
 	}
@@ -670,7 +691,8 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 	if err != nil {
 		return fail(pipeline.FailRequest, err)
 	}
-	h := req.Header
+	h := make(http.Header, len(c.headers)+5) // sized once: the spec's headers and ours
+	req.Header = h
 	for _, hd := range c.headers {
 		v, err := x.eval(hd.expr, item)
 		if err != nil {
