@@ -334,76 +334,73 @@ func (d *decoder) str() (any, error) {
 
 // unquote decodes the string starting at b[i] and returns the index past it.
 func unquote(b []byte, i int) (string, int, bool) {
-	i++
-	start := i
-	for i < len(b) && strPlain[b[i]] && b[i] < utf8.RuneSelf {
-		i++
+	start := i + 1
+	j := plainEnd(b, start)
+	if j < len(b) && b[j] == '"' {
+		return string(b[start:j]), j + 1, true // the common case: nothing to unescape
 	}
-	if i < len(b) && b[i] == '"' {
-		return string(b[start:i]), i + 1, true
+	end := scanString(b, i)
+	if end < 0 {
+		return "", i, false
 	}
-	out := make([]byte, 0, i-start+16)
-	out = append(out, b[start:i]...)
-	for i < len(b) {
-		c := b[i]
+	return string(appendUnescaped(nil, b[start:end-1])), end, true
+}
+
+// appendUnescaped appends the content of a JSON string that ScanJSON
+// accepted (between its quotes), unescaped. Invalid UTF-8 and unpaired
+// surrogates become U+FFFD, as encoding/json does.
+func appendUnescaped(dst, s []byte) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
 		switch {
-		case c == '"':
-			return string(out), i + 1, true
-		case c == '\\':
-			if i+1 >= len(b) {
-				return "", i, false
-			}
-			switch b[i+1] {
-			case '"', '\\', '/':
-				out = append(out, b[i+1])
+		case c == '\\' && i+1 < len(s):
+			switch s[i+1] {
 			case 'b':
-				out = append(out, '\b')
+				dst = append(dst, '\b')
 			case 'f':
-				out = append(out, '\f')
+				dst = append(dst, '\f')
 			case 'n':
-				out = append(out, '\n')
+				dst = append(dst, '\n')
 			case 'r':
-				out = append(out, '\r')
+				dst = append(dst, '\r')
 			case 't':
-				out = append(out, '\t')
+				dst = append(dst, '\t')
 			case 'u':
-				r, n, ok := hex4(b, i)
+				r, n, ok := hex4(s, i)
 				if !ok {
-					return "", i, false
+					return append(dst, "\uFFFD"...)
 				}
 				if utf16.IsSurrogate(r) {
-					if r2, n2, ok := hex4(b, i+n); ok {
+					if r2, n2, ok := hex4(s, i+n); ok {
 						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							out = utf8.AppendRune(out, d)
+							dst = utf8.AppendRune(dst, d)
 							i += n + n2
 							continue
 						}
 					}
 					r = utf8.RuneError
 				}
-				out = utf8.AppendRune(out, r)
+				dst = utf8.AppendRune(dst, r)
 				i += n
 				continue
-			default:
-				return "", i, false
+			default: // '"', '\\', '/'
+				dst = append(dst, s[i+1])
 			}
 			i += 2
-		case c < 0x20:
-			return "", i, false
 		case c < utf8.RuneSelf:
-			out = append(out, c)
+			dst = append(dst, c)
 			i++
 		default:
-			r, size := utf8.DecodeRune(b[i:])
+			r, size := utf8.DecodeRune(s[i:])
 			if r == utf8.RuneError && size == 1 {
-				out = append(out, "\uFFFD"...)
+				dst = append(dst, "\uFFFD"...)
 			} else {
-				out = append(out, b[i:i+size]...)
+				dst = append(dst, s[i:i+size]...)
 			}
 			i += size
 		}
 	}
-	return "", i, false
+	return dst
 }
 
 func hex4(b []byte, i int) (rune, int, bool) {

@@ -1132,7 +1132,7 @@ func (e *xmlEncoder) rootFromValue(i int) error {
 	if _, _, _, _, more := it.member(); more {
 		return errors.New(`XML root: without a root name the value must be an object with one key`)
 	}
-	e.key = appendJSONUnquote(e.key[:0], b[k0:k1])
+	e.key = appendUnescaped(e.key[:0], b[k0:k1])
 	if c := b[v0]; c != '{' && c != '[' && (bytes.HasPrefix(e.key, []byte(e.c.attrPrefix)) || string(e.key) == e.c.textKey) {
 		return fmt.Errorf("XML root: %q would be an attribute or text, not an element", e.key)
 	}
@@ -1242,7 +1242,7 @@ func (e *xmlEncoder) object(depth, i int) (empty bool, err error) {
 		if !ok {
 			break
 		}
-		e.key = appendJSONUnquote(e.key[:0], b[k0:k1])
+		e.key = appendUnescaped(e.key[:0], b[k0:k1])
 		if !e.isAttr(e.key, b[v0]) {
 			continue
 		}
@@ -1287,7 +1287,7 @@ func (e *xmlEncoder) object(depth, i int) (empty bool, err error) {
 		if !ok {
 			break
 		}
-		e.key = appendJSONUnquote(e.key[:0], b[k0:k1])
+		e.key = appendUnescaped(e.key[:0], b[k0:k1])
 		if e.isAttr(e.key, b[v0]) {
 			continue
 		}
@@ -1365,7 +1365,7 @@ func (e *xmlEncoder) seenAttr(seen *map[string]struct{}, at int) bool {
 // with escapes) escaped as XML text or an attribute value.
 func (e *xmlEncoder) appendText(dst, s []byte, attr bool) []byte {
 	if bytes.IndexByte(s, '\\') >= 0 {
-		e.text = appendJSONUnquote(e.text[:0], s)
+		e.text = appendUnescaped(e.text[:0], s)
 		s = e.text
 	}
 	return appendXMLEscaped(dst, s, attr)
@@ -1604,77 +1604,6 @@ func skipJSONValue(b []byte, i int) int {
 	return i
 }
 
-// appendJSONUnquote appends the JSON string content s (between the quotes)
-// unescaped. Invalid UTF-8 and unpaired surrogates become U+FFFD, as
-// encoding/json does.
-func appendJSONUnquote(dst, s []byte) []byte {
-	if bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
-		return append(dst, s...)
-	}
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c == '\\' {
-			switch s[i+1] {
-			case 'b':
-				dst = append(dst, '\b')
-			case 'f':
-				dst = append(dst, '\f')
-			case 'n':
-				dst = append(dst, '\n')
-			case 'r':
-				dst = append(dst, '\r')
-			case 't':
-				dst = append(dst, '\t')
-			case 'u':
-				v, _ := parseHex(string(s[i+2 : i+6]))
-				r := rune(v)
-				i += 6
-				if utf16IsSurrogate(r) {
-					r2 := rune(-1)
-					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
-						v2, _ := parseHex(string(s[i+2 : i+6]))
-						r2 = rune(v2)
-					}
-					if dec := utf16DecodeRune(r, r2); dec != utf8.RuneError {
-						r = dec
-						i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				dst = utf8.AppendRune(dst, r)
-				continue
-			default: // '"', '\\', '/'
-				dst = append(dst, s[i+1])
-			}
-			i += 2
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, c)
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, "\uFFFD"...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return dst
-}
-
-func utf16IsSurrogate(r rune) bool { return 0xD800 <= r && r < 0xE000 }
-
-func utf16DecodeRune(r1, r2 rune) rune {
-	if 0xD800 <= r1 && r1 < 0xDC00 && 0xDC00 <= r2 && r2 < 0xE000 {
-		return (r1-0xD800)<<10 | (r2 - 0xDC00) + 0x10000
-	}
-	return utf8.RuneError
-}
-
 // ---------------------------------------------------------------------------
 // Form encoding
 
@@ -1736,7 +1665,7 @@ func EncodeForm(v any) (string, error) {
 		case '{', '[':
 			return fmt.Errorf("form encoding: field %q holds an object or a nested list; only strings, numbers, booleans and lists of them can be sent", key)
 		case '"':
-			val = appendJSONUnquote(val[:0], raw[v0+1:v1-1])
+			val = appendUnescaped(val[:0], raw[v0+1:v1-1])
 		case 't', 'f':
 			val = append(val[:0], raw[v0:v1]...)
 		default:
@@ -1759,7 +1688,7 @@ func EncodeForm(v any) (string, error) {
 		if !ok {
 			break
 		}
-		key = appendJSONUnquote(key[:0], raw[k0:k1])
+		key = appendUnescaped(key[:0], raw[k0:k1])
 		if raw[v0] != '[' {
 			if err := add(v0, v1); err != nil {
 				return "", err
