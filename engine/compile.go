@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -339,7 +340,8 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 		}
 	}
 	for _, q := range cs.Query {
-		call.query = append(call.query, namedExpr{q.Key, c.expr(q.Value, field+".query."+q.Key, inner)})
+		// Query names are escaped here, once; values per request.
+		call.query = append(call.query, namedExpr{url.QueryEscape(q.Key), c.expr(q.Value, field+".query."+q.Key, inner)})
 	}
 	for _, h := range cs.Headers {
 		if hopByHop[h.Key] {

@@ -43,7 +43,7 @@ type Call struct {
 	service     *ServiceConfig
 	svc         *service
 	path        []pathPart
-	query       []namedExpr
+	query       []namedExpr // names query-escaped at load
 	headers     []namedExpr
 	body        *template
 	when        *expression

@@ -645,7 +645,7 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 			for _, s := range vals {
 				u = append(u, sep)
 				sep = '&'
-				u = append(u, url.QueryEscape(q.name)...)
+				u = append(u, q.name...) // escaped at load time
 				u = append(u, '=')
 				u = append(u, url.QueryEscape(s)...)
 			}
