@@ -1,0 +1,19 @@
+// Package engine turns spec files into running endpoints.
+//
+// Load reads gateway.json and every endpoint spec through a JSON parser that
+// keeps positions (ParseJSON), decodes them strictly, checks them against
+// the embedded JSON Schemas, compiles every expression and path template,
+// infers each endpoint's call graph from the names its expressions read, and
+// reports every problem at once with file:line:col and a rule id. Lint and
+// the server both call Load: what lints clean serves.
+//
+// A Plan is one compiled endpoint: immutable, an http.Handler, shared by
+// every request. Serving a request (serve.go) is an exchange: the request's
+// names are read once, every call starts as soon as the calls it reads are
+// done, backend bodies are checked and kept as bytes, and the response is
+// appended in spec order. Only the keys expressions read are decoded; plain
+// paths are spliced from the backend's bytes (Options.NoFastPaths turns
+// that off, and the differential tests hold both ways to one output).
+//
+// In the flow: cmd -> engine -> {pipeline, transform, schemas}.
+package engine
