@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +39,11 @@ func floorMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	slow := fl.String("slow-backends", "", "service=URL,... of the delayed backends (optional)")
 	if err := fl.Parse(args); err != nil {
 		return err
+	}
+	// The same collector setting frontdesk serve uses (gatewayGCPercent), so
+	// the floor is tuned like the gateway it is compared with.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
 	}
 	f := &floor{client: &http.Client{Transport: floorTransport()}}
 	var err error
