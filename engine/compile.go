@@ -256,19 +256,36 @@ func (c *compiler) compile() *Plan {
 	return p
 }
 
-// decodePlan works out, per call, what its expressions read of it: a few
-// top-level keys (then only those are decoded) or the whole value.
+// decodePlan works out, per call, what its expressions read of it: some
+// top-level keys, perhaps only some keys of a list's elements (then only
+// those are decoded), or the whole value.
 func (c *compiler) decodePlan(p *Plan) {
-	keys := map[string][]string{}
+	keys := map[string]map[string]*transform.KeyUse{}
 	whole := map[string]bool{}
 	p.eachExpr(func(e *expression) {
-		for name, ks := range e.Keys {
-			if ks == nil {
+		for name, uses := range e.Keys {
+			if uses == nil {
 				whole[name] = true
+				continue
 			}
-			for _, k := range ks {
-				if !slices.Contains(keys[name], k) {
-					keys[name] = append(keys[name], k)
+			merged := keys[name]
+			if merged == nil {
+				merged = map[string]*transform.KeyUse{}
+				keys[name] = merged
+			}
+			for k, use := range uses {
+				m := merged[k]
+				switch {
+				case m == nil:
+					merged[k] = &transform.KeyUse{Whole: use.Whole, Elems: slices.Clone(use.Elems)}
+				case m.Whole || use.Whole:
+					m.Whole, m.Elems = true, nil
+				default:
+					for _, el := range use.Elems {
+						if !slices.Contains(m.Elems, el) {
+							m.Elems = append(m.Elems, el)
+						}
+					}
 				}
 			}
 		}
@@ -277,7 +294,7 @@ func (c *compiler) decodePlan(p *Plan) {
 		call.decodeWhole = whole[call.Name]
 		call.decodeKeys = keys[call.Name]
 		if call.decodeKeys == nil {
-			call.decodeKeys = []string{} // nothing read: decode nothing
+			call.decodeKeys = map[string]*transform.KeyUse{} // nothing read: decode nothing
 		}
 	}
 }

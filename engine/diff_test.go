@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -46,6 +47,27 @@ var diffSpecs = map[string]string{
 	  "response": {"body": {"x": "a?.x", "items": "a?.items", "count": "len(a?.items ?? [])"}}}`,
 }
 
+// elemExprs read lists only through closures, so only some keys of each
+// element are decoded; each is an endpoint of its own, so one failing does
+// not hide the others.
+var elemExprs = []string{
+	"map(a.items, .b)",
+	"map(filter(a.items, .a != nil), {{'x': .a, 'y': .b}})",
+	"count(a.items, .a == 1)",
+	"len(a.items)",
+	"sum(a.items, 1)",
+	"map(a.items, any(.x ?? [], # == 1))",
+	"map(a.items, #index)",
+	"{'m': map(a.items, .b), 'whole': a.items}",
+}
+
+func init() {
+	for i, e := range elemExprs {
+		diffSpecs[fmt.Sprintf("e/elems%d.json", i)] = fmt.Sprintf(`{"method": "GET", "path": "/elems/%d",
+		  "calls": {"a": {"service": "s", "path": "/a"}}, "response": {"body": {"v": %q}}}`, i, e)
+	}
+}
+
 func serveBoth(t testing.TB, body []byte, path string) (fast, general string) {
 	fsys := fstest.MapFS{"gateway.json": {Data: []byte(`{"endpoints": ["e"], "services": {"s": {"urls": ["http://backend.invalid"]}}}`)}}
 	for name, spec := range diffSpecs {
@@ -78,6 +100,8 @@ func FuzzFastPaths(f *testing.F) {
 		`{"x":{"y":"str"},"items":[[1],[2,{"k":"\ud83d\ude00"}]]}`,
 		`[1,2,3]`, `"text"`, `null`, `{"x":1e400}`, `{ "x" : { "y" : 2 } , "items" : [ ] }`,
 		`{"x":{"y":{"z":-0}},"n":12345678901234567890}`,
+		`{"items":[{"a":1,"b":{"k":[1]},"x":[1,2]},{"a":null,"b":"s"},3,"str",null,{"a":1,"a":2}]}`,
+		`{"items":{"a":1}}`, `{"items":[{"a":"1"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -85,7 +109,11 @@ func FuzzFastPaths(f *testing.F) {
 		if _, err := transform.ScanJSON(body, 20); err != nil {
 			return // the gateway refuses it either way
 		}
-		for _, path := range []string{"/paths", "/default", "/keys"} {
+		paths := []string{"/paths", "/default", "/keys"}
+		for i := range elemExprs {
+			paths = append(paths, fmt.Sprintf("/elems/%d", i))
+		}
+		for _, path := range paths {
 			fast, general := serveBoth(t, body, path)
 			if fast != general {
 				t.Fatalf("%s over %q:\nfast:    %s\ngeneral: %s", path, body, fast, general)

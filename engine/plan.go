@@ -56,11 +56,11 @@ type Call struct {
 	forward     []string
 	acceptable  []int
 	expose      bool
-	decodeKeys  []string            // the only top-level keys expressions read
-	decodeWhole bool                // expressions read the result whole
-	encode      string              // json, xml or form
-	xmlRoot     string              // root element with encode xml
-	codec       *transform.XMLCodec // decode xml, encode xml
+	decodeKeys  map[string]*transform.KeyUse // the only keys expressions read
+	decodeWhole bool                         // expressions read the result whole
+	encode      string                       // json, xml or form
+	xmlRoot     string                       // root element with encode xml
+	codec       *transform.XMLCodec          // decode xml, encode xml
 }
 
 // Deps returns the names of the calls c waits for.

@@ -50,7 +50,7 @@ type result struct {
 	// Decoding, on first read: only keys when the plan reads nothing
 	// else of this call, with spans so unchanged objects and lists are
 	// written back as the backend sent them.
-	keys    []string
+	keys    map[string]*transform.KeyUse
 	whole   bool
 	once    sync.Once
 	val     any

@@ -78,7 +78,7 @@ type decoder struct {
 	b       []byte
 	i       int
 	spans   *Spans
-	keys    []string // DecodeKeys: the top-level keys to decode
+	keys    map[string]*KeyUse // DecodeKeys: the top-level keys to decode, and how
 	scratch []any    // list elements being read, shared by nested lists
 	names   [64]string
 	sizes   [8]int // members of the last object at each depth, a size hint
@@ -123,9 +123,11 @@ func DecodeSpans(b []byte) (any, *Spans, error) {
 
 // DecodeKeys decodes only the given members of a top-level object: an
 // expression that reads cart.items and cart.total never pays for the rest.
-// The object returned is partial, so it is not recorded in the spans; what
-// it holds is. A document that is not an object is decoded whole.
-func DecodeKeys(b []byte, keys []string) (any, *Spans, error) {
+// A key whose use is not Whole holds a list whose elements are decoded with
+// only the keys in Elems. Partial objects and lists are not recorded in the
+// spans (they are not what the backend wrote); the values they hold are. A
+// document that is not an object is decoded whole.
+func DecodeKeys(b []byte, keys map[string]*KeyUse) (any, *Spans, error) {
 	s := &Spans{raw: b}
 	d := decoder{b: b, spans: s, keys: keys}
 	v, err := d.document()
@@ -234,9 +236,17 @@ func (d *decoder) object(partial bool) (any, error) {
 		}
 		d.i++
 		d.space()
-		if partial && !wanted(d.keys, k.(string)) {
-			if d.i = skipValue(d.b, d.i); d.i < 0 {
-				return nil, errMalformed
+		if use := d.keys[k.(string)]; partial && (use == nil || !use.Whole) {
+			if use == nil {
+				if d.i = skipValue(d.b, d.i); d.i < 0 {
+					return nil, errMalformed
+				}
+			} else {
+				v, err := d.elements(use.Elems)
+				if err != nil {
+					return nil, err
+				}
+				m[k.(string)] = v
 			}
 		} else {
 			v, err := d.value(false)
@@ -267,13 +277,56 @@ func (d *decoder) object(partial bool) (any, error) {
 	}
 }
 
-func wanted(keys []string, k string) bool {
-	for _, w := range keys {
-		if w == k {
-			return true
-		}
+// elements decodes a list whose element objects are read only by the
+// given keys. Anything else (not a list, elements that are not objects) is
+// decoded whole, so an expression fails on it exactly as it would have.
+func (d *decoder) elements(keys []string) (any, error) {
+	if d.i >= len(d.b) || d.b[d.i] != '[' {
+		return d.value(false)
 	}
-	return false
+	d.i++
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == ']' {
+		d.i++
+		return []any{}, nil
+	}
+	base := len(d.scratch)
+	defer func() { clear(d.scratch[base:]); d.scratch = d.scratch[:base] }()
+	sub := decoder{b: d.b, spans: d.spans, keys: map[string]*KeyUse{}}
+	for _, k := range keys {
+		sub.keys[k] = &KeyUse{Whole: true}
+	}
+	for {
+		d.space()
+		var v any
+		var err error
+		if d.i < len(d.b) && d.b[d.i] == '{' {
+			sub.i = d.i
+			v, err = sub.object(true)
+			d.i = sub.i
+		} else {
+			v, err = d.value(false)
+		}
+		if err != nil {
+			return nil, err
+		}
+		d.scratch = append(d.scratch, v)
+		d.space()
+		if d.i >= len(d.b) {
+			return nil, errMalformed
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+			continue
+		case ']':
+			d.i++
+			l := make([]any, len(d.scratch)-base)
+			copy(l, d.scratch[base:])
+			return l, nil // partial: not recorded
+		}
+		return nil, errMalformed
+	}
 }
 
 func (d *decoder) array() (any, error) {

@@ -110,7 +110,7 @@ func TestSpansSpliceUnchangedValues(t *testing.T) {
 
 func TestDecodeKeys(t *testing.T) {
 	raw := []byte(`{"id":"c1","items":[{"sku":"A"}],"huge":{"x":[1,2,3]},"total":5}`)
-	v, spans, err := DecodeKeys(raw, []string{"items", "total"})
+	v, spans, err := DecodeKeys(raw, map[string]*KeyUse{"items": {Whole: true}, "total": {Whole: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestDecodeKeys(t *testing.T) {
 	if b, ok := spans.Lookup(v.(map[string]any)["items"]); !ok || string(b) != `[{"sku":"A"}]` {
 		t.Errorf("items not recorded: %s", b)
 	}
-	if v, _, _ := DecodeKeys([]byte(`[1,2]`), []string{"a"}); !reflect.DeepEqual(v, []any{1.0, 2.0}) {
+	if v, _, _ := DecodeKeys([]byte(`[1,2]`), map[string]*KeyUse{"a": {Whole: true}}); !reflect.DeepEqual(v, []any{1.0, 2.0}) {
 		t.Errorf("a list is decoded whole: %#v", v)
 	}
 }
@@ -184,4 +184,29 @@ func BenchmarkDecodeJSON(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestDecodeKeysElements(t *testing.T) {
+	raw := []byte(`{"items":[{"sku":"A","qty":2,"img":"x","tags":["a"]},"odd",{"qty":0}],"other":[{"sku":"B"}],"n":5}`)
+	v, spans, err := DecodeKeys(raw, map[string]*KeyUse{"items": {Elems: []string{"sku", "tags"}}, "n": {Elems: []string{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"items": []any{map[string]any{"sku": "A", "tags": []any{"a"}}, "odd", map[string]any{}},
+		"n":     5.0, // not a list: decoded whole, so an expression fails on it as it would have
+	}
+	if !reflect.DeepEqual(v, want) {
+		t.Errorf("got %#v", v)
+	}
+	items := v.(map[string]any)["items"].([]any)
+	if _, ok := spans.Lookup(items); ok {
+		t.Error("a list of partial elements must not be spliced")
+	}
+	if _, ok := spans.Lookup(items[0]); ok {
+		t.Error("a partial element must not be spliced")
+	}
+	if b, ok := spans.Lookup(items[0].(map[string]any)["tags"]); !ok || string(b) != `["a"]` {
+		t.Errorf("a whole value inside a partial element is recorded: %s", b)
+	}
 }

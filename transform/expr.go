@@ -104,15 +104,121 @@ type Program struct {
 	// MetaReads lists the call names read as meta.NAME, sorted.
 	MetaReads []string
 	// Keys says, for each name in Reads, which of its top-level keys the
-	// expression reads: cart.items and cart.total give ["items", "total"].
-	// A nil entry means the value is read whole (passed to a function,
-	// indexed with a computed key, or bound with let).
-	Keys map[string][]string
+	// expression reads, and how: cart.items and cart.total give the keys
+	// items and total. A nil entry means the name is read whole (passed to
+	// a function, indexed with a computed key, or bound with let).
+	Keys map[string]map[string]*KeyUse
 	// Path is set when the expression is nothing but a name followed by
 	// constant member accesses (cart, cart.total, user.address.city): the
 	// value can then be spliced from raw JSON without evaluating anything.
 	Path []string
 	prog *vm.Program
+}
+
+// KeyUse is how an expression reads one top-level key of a name. With
+// Whole unset, the value is a list whose elements are only read through
+// closures by constant keys, listed in Elems: map(cart.items, .sku) reads
+// the sku of each item and nothing else of it, and len(cart.items) reads no
+// key at all.
+type KeyUse struct {
+	Whole bool
+	Elems []string
+}
+
+// consumers are the builtins that read a list's elements only through
+// their predicate and let no element out whole: map's result holds what
+// the predicate gives, the others a count, a sum or a boolean. filter lets
+// elements out, so its own consumer is checked in turn.
+var consumers = map[string]bool{"map": true, "all": true, "any": true, "none": true, "one": true, "count": true, "sum": true}
+
+// elementKeys reports whether list (a name.KEY node) is read only by
+// consumers, and which keys of its elements their predicates read.
+func (c *collector) elementKeys(list ast.Node) ([]string, bool) {
+	b := c.consumer[list]
+	switch {
+	case b == nil:
+		return nil, false
+	case b.Name == "len" && len(b.Arguments) == 1:
+		return nil, true
+	case len(b.Arguments) != 2:
+		return nil, false
+	}
+	pred, ok := b.Arguments[1].(*ast.PredicateNode)
+	if !ok {
+		return nil, false
+	}
+	keys, ok := predicateKeys(pred)
+	if !ok {
+		return nil, false
+	}
+	switch {
+	case consumers[b.Name]:
+		return keys, true
+	case b.Name == "filter":
+		more, ok := c.elementKeys(b)
+		if !ok {
+			return nil, false
+		}
+		return append(keys, more...), true
+	}
+	return nil, false
+}
+
+// predicateKeys lists the constant keys a predicate reads of its element
+// (.sku, #.sku, #['sku']). ok is false when the element itself is used
+// (# alone, passed to a function, bound with let). Pointers inside nested
+// predicates belong to those predicates' own elements and are left out.
+func predicateKeys(pred *ast.PredicateNode) ([]string, bool) {
+	all := &pointerVisitor{}
+	node := pred.Node
+	ast.Walk(&node, all)
+	nested := &pointerVisitor{}
+	for _, np := range all.preds {
+		n := ast.Node(np)
+		ast.Walk(&n, nested)
+	}
+	inner := map[*ast.PointerNode]bool{}
+	for _, p := range nested.ptrs {
+		inner[p] = true
+	}
+	var keys []string
+	for _, p := range all.ptrs {
+		if inner[p] || p.Name != "" {
+			continue // a nested predicate's element, or #index / #acc
+		}
+		k, ok := all.keyOf[p]
+		if !ok {
+			return nil, false
+		}
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys, true
+}
+
+type pointerVisitor struct {
+	ptrs  []*ast.PointerNode
+	keyOf map[*ast.PointerNode]string // pointers read as #.KEY
+	preds []*ast.PredicateNode
+}
+
+func (v *pointerVisitor) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.PointerNode:
+		v.ptrs = append(v.ptrs, n)
+	case *ast.PredicateNode:
+		v.preds = append(v.preds, n)
+	case *ast.MemberNode:
+		if p, ok := n.Node.(*ast.PointerNode); ok && !n.Method {
+			if s, ok := n.Property.(*ast.StringNode); ok {
+				if v.keyOf == nil {
+					v.keyOf = map[*ast.PointerNode]string{}
+				}
+				v.keyOf[p] = s.Value
+			}
+		}
+	}
 }
 
 // CompileError is an expression that does not compile. Offset is the byte
@@ -167,19 +273,48 @@ func Compile(src string, scope *Scope) (*Program, error) {
 	}
 	p.Reads = sortedKeys(c.reads)
 	p.MetaReads = sortedKeys(c.meta)
-	p.Keys = map[string][]string{}
+	p.Keys = map[string]map[string]*KeyUse{}
 	whole := map[string]bool{}
 	for _, id := range c.ids {
 		k, ok := c.keyed[id]
-		switch {
-		case !ok || c.lets[id.Value]:
+		if !ok || c.lets[id.Value] {
 			whole[id.Value] = true
-		case !slices.Contains(p.Keys[id.Value], k):
-			p.Keys[id.Value] = append(p.Keys[id.Value], k)
+			continue
+		}
+		keys := p.Keys[id.Value]
+		if keys == nil {
+			keys = map[string]*KeyUse{}
+			p.Keys[id.Value] = keys
+		}
+		use := keys[k]
+		if use == nil {
+			use = &KeyUse{}
+			keys[k] = use
+		}
+		elems, restricted := c.elementKeys(c.member[id])
+		switch {
+		case !restricted:
+			use.Whole = true
+		case !use.Whole:
+			for _, e := range elems {
+				if !slices.Contains(use.Elems, e) {
+					use.Elems = append(use.Elems, e)
+				}
+			}
+			if use.Elems == nil {
+				use.Elems = []string{}
+			}
 		}
 	}
 	for n := range whole {
 		p.Keys[n] = nil // read whole
+	}
+	for _, keys := range p.Keys {
+		for _, use := range keys {
+			if use.Whole {
+				use.Elems = nil
+			}
+		}
 	}
 	p.Path = plainPath(tree.Node)
 	if p.Path != nil && !scope.Has(p.Path[0]) {
@@ -223,8 +358,12 @@ type collector struct {
 	metaOK  map[*ast.IdentifierNode]bool
 	// ids are the identifiers of declared names; keyed those read as
 	// name.KEY (or name?.KEY, name["KEY"]), with the key.
-	ids   []*ast.IdentifierNode
-	keyed map[*ast.IdentifierNode]string
+	ids    []*ast.IdentifierNode
+	keyed  map[*ast.IdentifierNode]string
+	member map[*ast.IdentifierNode]ast.Node // the name.KEY node of each keyed name
+	// consumer maps a node to the builtin it is the first argument of
+	// (map(x, ...), filter(x, ...), len(x)): how a list is used.
+	consumer map[ast.Node]*ast.BuiltinNode
 }
 
 func (c *collector) Visit(node *ast.Node) {
@@ -246,6 +385,13 @@ func (c *collector) Visit(node *ast.Node) {
 			c.err = ErrEnv
 			c.errAt = n.Location().From
 		}
+	case *ast.BuiltinNode:
+		if len(n.Arguments) > 0 {
+			if c.consumer == nil {
+				c.consumer = map[ast.Node]*ast.BuiltinNode{}
+			}
+			c.consumer[n.Arguments[0]] = n
+		}
 	case *ast.MemberNode:
 		if id, ok := n.Node.(*ast.IdentifierNode); ok && !n.Method {
 			if s, ok := n.Property.(*ast.StringNode); ok {
@@ -253,6 +399,10 @@ func (c *collector) Visit(node *ast.Node) {
 					c.keyed = map[*ast.IdentifierNode]string{}
 				}
 				c.keyed[id] = s.Value
+				if c.member == nil {
+					c.member = map[*ast.IdentifierNode]ast.Node{}
+				}
+				c.member[id] = n
 			}
 		}
 		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "meta" {

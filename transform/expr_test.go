@@ -3,7 +3,6 @@ package transform
 import (
 	"errors"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -301,34 +300,53 @@ func TestRunConcurrent(t *testing.T) {
 
 func TestCompileKeys(t *testing.T) {
 	sc := NewScope([]string{"cart", "user"}).With("cart", "user")
+	// want: name -> key -> "whole" or the element keys, comma-separated
+	// ("" for none); a name mapped to nil is read whole.
 	for _, tc := range []struct {
 		src  string
-		want map[string][]string
+		want map[string]map[string]string
 	}{
-		{"cart.total", map[string][]string{"cart": {"total"}}},
-		{"cart.total + len(cart.items)", map[string][]string{"cart": {"total", "items"}}},
-		{"map(filter(cart.items, .qty > 0), .sku)", map[string][]string{"cart": {"items"}}},
-		{"user?.name ?? 'guest'", map[string][]string{"user": {"name"}}},
-		{"cart['total']", map[string][]string{"cart": {"total"}}},
-		{"pick(cart, 'id')", map[string][]string{"cart": nil}},
-		{"cart.total + len(cart)", map[string][]string{"cart": nil}},
-		{"let c = cart; c.total", map[string][]string{"cart": nil}},
-		{"cart.items[0].sku", map[string][]string{"cart": {"items"}}},
-		{"user.name + cart.id", map[string][]string{"user": {"name"}, "cart": {"id"}}},
+		{"cart.total", map[string]map[string]string{"cart": {"total": "whole"}}},
+		{"cart.total + len(cart.items)", map[string]map[string]string{"cart": {"total": "whole", "items": ""}}},
+		{"map(filter(cart.items, .qty > 0), .sku)", map[string]map[string]string{"cart": {"items": "qty,sku"}}},
+		{"map(cart.items, {{'s': .sku, 'n': #.name, 'i': #index}})", map[string]map[string]string{"cart": {"items": "sku,name"}}},
+		{"map(cart.items, any(.tags, # == 'x'))", map[string]map[string]string{"cart": {"items": "tags"}}},
+		{"sum(cart.items, .qty) + count(cart.items, .gift)", map[string]map[string]string{"cart": {"items": "qty,gift"}}},
+		{"filter(cart.items, .qty > 0)", map[string]map[string]string{"cart": {"items": "whole"}}},
+		{"map(cart.items, #)", map[string]map[string]string{"cart": {"items": "whole"}}},
+		{"map(cart.items, pick(#, 'sku'))", map[string]map[string]string{"cart": {"items": "whole"}}},
+		{"first(cart.items).sku", map[string]map[string]string{"cart": {"items": "whole"}}},
+		{"[map(cart.items, .sku), cart.items]", map[string]map[string]string{"cart": {"items": "whole"}}},
+		{"map(cart.items, {let i = #; i.sku})", map[string]map[string]string{"cart": {"items": "whole"}}},
+		{"user?.name ?? 'guest'", map[string]map[string]string{"user": {"name": "whole"}}},
+		{"cart['total']", map[string]map[string]string{"cart": {"total": "whole"}}},
+		{"pick(cart, 'id')", map[string]map[string]string{"cart": nil}},
+		{"cart.total + len(cart)", map[string]map[string]string{"cart": nil}},
+		{"let c = cart; c.total", map[string]map[string]string{"cart": nil}},
+		{"cart.items[0].sku", map[string]map[string]string{"cart": {"items": "whole"}}},
+		{"user.name + cart.id", map[string]map[string]string{"user": {"name": "whole"}, "cart": {"id": "whole"}}},
 	} {
 		p, err := Compile(tc.src, sc)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.src, err)
 		}
-		if len(p.Keys) != len(tc.want) {
-			t.Errorf("%s: Keys = %v, want %v", tc.src, p.Keys, tc.want)
-			continue
-		}
-		for n, keys := range tc.want {
-			got, ok := p.Keys[n]
-			if !ok || (keys == nil) != (got == nil) || !slices.Equal(got, keys) {
-				t.Errorf("%s: Keys[%s] = %v, want %v", tc.src, n, got, keys)
+		got := map[string]map[string]string{}
+		for n, uses := range p.Keys {
+			if uses == nil {
+				got[n] = nil
+				continue
 			}
+			got[n] = map[string]string{}
+			for k, u := range uses {
+				if u.Whole {
+					got[n][k] = "whole"
+				} else {
+					got[n][k] = strings.Join(u.Elems, ",")
+				}
+			}
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: Keys = %v, want %v", tc.src, got, tc.want)
 		}
 	}
 }
