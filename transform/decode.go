@@ -79,7 +79,7 @@ type decoder struct {
 	i       int
 	spans   *Spans
 	keys    map[string]*KeyUse // DecodeKeys: the top-level keys to decode, and how
-	scratch []any    // list elements being read, shared by nested lists
+	scratch []any              // list elements being read, shared by nested lists
 	names   [64]string
 	sizes   [8]int // members of the last object at each depth, a size hint
 	depth   int

@@ -4,34 +4,40 @@ package transform
 //
 // # Implementation
 //
-// The decoder is written directly on encoding/xml's RawToken stream rather
-// than on mxj: mxj keeps its settings (attribute prefix, casting, escaping) in
-// process-wide globals, so two endpoints with different options would race;
-// it decodes into Go maps, which lose document order; it recurses once per
-// nesting level; and it has no way to say "this path is always a list".
-// RawToken is a flat loop with no recursion and no namespace bookkeeping; this
-// file keeps its own explicit element stack (checked against MaxDepth before
-// each push), matches end tags itself, and builds a compact index-based tree
-// (nodes and per-element key groups in two slices), which is then written as
-// JSON in document order. Writing recurses, but only as deep as the tree the
-// depth check let through.
+// The decoder reads the document with its own byte-level tokenizer
+// (xmlscan.go) rather than with mxj or encoding/xml: mxj keeps its settings
+// (attribute prefix, casting, escaping) in process-wide globals, so two
+// endpoints with different options would race; it decodes into Go maps,
+// which lose document order; it recurses once per nesting level; and it has
+// no way to say "this path is always a list". encoding/xml's RawToken did
+// the job but spent most of the time in per-byte reads and allocated for
+// every token; the tokenizer accepts what RawToken accepts in Strict mode
+// (FuzzXMLScanner holds the two against each other; xmlscan.go lists the
+// differences) and hands out slices of the input. The decode loop is flat,
+// with no recursion and no namespace bookkeeping; this file keeps its own
+// explicit element stack (checked against MaxDepth before each push),
+// matches end tags itself, and builds a compact index-based tree (nodes and
+// per-element key groups in two slices), which is then written as JSON in
+// document order. Writing recurses, but only as deep as the tree the depth
+// check let through.
 //
 // The encoder walks JSON bytes (validated and depth-checked by CheckJSON
 // first) with a small in-place tokenizer, so the key order of the JSON given
 // is the element order of the XML written. Go values are first written as
 // JSON by AppendJSON (map keys sorted) and then take the same path.
 //
-// Hostile input: encoding/xml expands only character references and the
-// five predefined entities (Decoder.Entity stays nil) and never fetches
-// anything; the decoder also refuses every <!...> declaration (ErrDTD), so
+// Hostile input: the tokenizer expands only character references and the
+// five predefined entities and never fetches anything; it refuses every
+// <!...> declaration (ErrDTD) other than comments and CDATA sections, so
 // neither billion-laughs expansion nor XXE can happen. Depth is checked
 // before each element is pushed, so a 100,000-deep document stops after
 // MaxDepth elements. MaxBytes is checked before parsing (and documents over
 // 1 GiB are always refused). Memory is linear in the input: the tree costs
 // 16 bytes per element, attribute or text plus 40 per distinct key of an
-// element, and encoding/xml makes short-lived garbage for every token; the
-// peak heap measured 10-25 times the input size (10 MB of <a b="" c=""/>
-// peaks near 220 MB), so bound the input with MaxBytes or before the call.
+// element; the peak heap measured 10-25 times the input size (10 MB of
+// <a b="" c=""/> peaked near 220 MB, measured when encoding/xml still made
+// garbage for every token), so bound the input with MaxBytes or before the
+// call.
 // Invalid UTF-8, illegal
 // characters, unknown entities, mismatched or missing end tags and
 // truncated documents are all ErrInvalidXML.
@@ -43,10 +49,8 @@ package transform
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -427,7 +431,7 @@ type xmlGroup struct {
 
 // xmlFrame is an open element.
 type xmlFrame struct {
-	name       xml.Name // as written, to match the end tag
+	name       []byte // as written, to match the end tag
 	node       int32
 	last       int32 // last key group, -1 when none
 	ngroups    int
@@ -447,7 +451,14 @@ type xmlState struct {
 	arena  []byte
 	mixed  []byte
 	path   []byte
-	akeys  map[string]string // attribute name -> key, for this document
+	sc     xmlScanner
+
+	// Keys made from names, kept across documents while the codec's
+	// keepNS and attrPrefix stay the same.
+	ekeys     map[string]string // element name as written -> key
+	akeys     map[string]string // attribute name as written -> key ("" to leave out)
+	keyKeep   bool
+	keyPrefix string
 }
 
 var xmlStatePool = sync.Pool{New: func() any { return new(xmlState) }}
@@ -491,7 +502,46 @@ func (st *xmlState) release() {
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 func (st *xmlState) decode(dst, b []byte) ([]byte, error) {
-	c := st.c
+	b = st.begin(b)
+	sc := &st.sc
+	sc.reset(b)
+	defer sc.release()
+	for {
+		tok, err := sc.next()
+		if err != nil {
+			return dst, err
+		}
+		switch tok {
+		case xmlTokStart:
+			if err := st.checkStart(sc.name, sc.attrs, sc.line(sc.pos)); err != nil {
+				return dst, err
+			}
+			st.start(sc.name, sc.attrs)
+			if sc.empty {
+				st.end()
+			}
+		case xmlTokEnd:
+			if err := st.checkEnd(sc.name.raw, sc.line(sc.pos)); err != nil {
+				return dst, err
+			}
+			st.end()
+		case xmlTokText:
+			if len(st.frames) == 1 {
+				if !isXMLSpace(sc.text) {
+					return dst, fmt.Errorf("%w: line %d: text outside the root element", ErrInvalidXML, sc.line(sc.pos))
+				}
+				continue
+			}
+			st.arena = append(st.arena, sc.text...)
+		case xmlTokEOF:
+			return st.finish(dst, sc.line(sc.pos))
+		}
+	}
+}
+
+// begin readies st for the document b and returns it without its byte
+// order mark.
+func (st *xmlState) begin(b []byte) []byte {
 	b = bytes.TrimPrefix(b, utf8BOM)
 	st.nodes = append(st.nodes[:0], xmlNode{group: -1, next: -1})
 	st.groups = st.groups[:0]
@@ -499,69 +549,43 @@ func (st *xmlState) decode(dst, b []byte) ([]byte, error) {
 	st.arena = st.arena[:0]
 	st.mixed = st.mixed[:0]
 	st.path = st.path[:0]
-	clear(st.akeys)
+	if c := st.c; c.keepNS != st.keyKeep || c.attrPrefix != st.keyPrefix {
+		clear(st.ekeys)
+		clear(st.akeys)
+		st.keyKeep, st.keyPrefix = c.keepNS, c.attrPrefix
+	}
+	return b
+}
 
-	d := xml.NewDecoder(bytes.NewReader(b))
-	d.Strict = true
-	d.CharsetReader = xmlCharsetReader
-	errAt := func(format string, args ...any) error {
-		line, _ := d.InputPos()
-		return fmt.Errorf("%w: line %d: %s", ErrInvalidXML, line, fmt.Sprintf(format, args...))
+// checkStart checks a start tag read at line before it is opened.
+func (st *xmlState) checkStart(name xmlQName, attrs []xmlAttr, line int) error {
+	if len(st.frames) == 1 && st.nodes[0].group >= 0 {
+		return fmt.Errorf("%w: line %d: a second root element <%s>", ErrInvalidXML, line, qname(name.raw))
 	}
-	for {
-		before := d.InputOffset()
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var se *xml.SyntaxError
-			if errors.As(err, &se) {
-				return dst, fmt.Errorf("%w: line %d: %s", ErrInvalidXML, se.Line, clipXML(se.Msg, 200))
-			}
-			return dst, fmt.Errorf("%w: %s", ErrInvalidXML, clipXML(err.Error(), 200))
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if len(st.frames) == 1 && st.nodes[0].group >= 0 {
-				return dst, errAt("a second root element <%s>", qname(t.Name))
-			}
-			if len(st.frames) > c.maxDepth {
-				line, _ := d.InputPos()
-				return dst, fmt.Errorf("%w: more than %d levels of XML elements (line %d)", ErrTooDeep, c.maxDepth, line)
-			}
-			if n, dup := dupAttr(t.Attr); dup {
-				return dst, errAt("attribute %s repeated in <%s>", qname(n), qname(t.Name))
-			}
-			st.start(t)
-		case xml.EndElement:
-			top := &st.frames[len(st.frames)-1]
-			if len(st.frames) == 1 {
-				return dst, errAt("unexpected end tag </%s>", qname(t.Name))
-			}
-			if t.Name != top.name {
-				return dst, errAt("element <%s> closed by </%s>", qname(top.name), qname(t.Name))
-			}
-			st.end()
-		case xml.CharData:
-			if len(st.frames) == 1 {
-				if !isXMLSpace(t) {
-					return dst, errAt("text outside the root element")
-				}
-				continue
-			}
-			st.arena = append(st.arena, t...)
-		case xml.Directive:
-			return dst, ErrDTD
-		case xml.ProcInst:
-			if strings.EqualFold(t.Target, "xml") && before != 0 {
-				return dst, errAt("XML declaration not at the start of the document")
-			}
-		case xml.Comment:
-		}
+	if len(st.frames) > st.c.maxDepth {
+		return fmt.Errorf("%w: more than %d levels of XML elements (line %d)", ErrTooDeep, st.c.maxDepth, line)
 	}
+	if n, dup := dupAttr(attrs); dup {
+		return fmt.Errorf("%w: line %d: attribute %s repeated in <%s>", ErrInvalidXML, line, qname(n), qname(name.raw))
+	}
+	return nil
+}
+
+// checkEnd checks an end tag read at line before the top element is closed.
+func (st *xmlState) checkEnd(name []byte, line int) error {
+	top := &st.frames[len(st.frames)-1]
+	if len(st.frames) == 1 {
+		return fmt.Errorf("%w: line %d: unexpected end tag </%s>", ErrInvalidXML, line, qname(name))
+	}
+	if !bytes.Equal(name, top.name) {
+		return fmt.Errorf("%w: line %d: element <%s> closed by </%s>", ErrInvalidXML, line, qname(top.name), qname(name))
+	}
+	return nil
+}
+
+// finish checks the end of the document, at line, and writes the JSON.
+func (st *xmlState) finish(dst []byte, line int) ([]byte, error) {
 	if len(st.frames) > 1 {
-		line, _ := d.InputPos()
 		return dst, fmt.Errorf("%w: line %d: unexpected end of document, <%s> is not closed", ErrInvalidXML, line, qname(st.frames[len(st.frames)-1].name))
 	}
 	if st.nodes[0].group < 0 {
@@ -572,11 +596,8 @@ func (st *xmlState) decode(dst, b []byte) ([]byte, error) {
 }
 
 // qname is a name as written, for error messages, clipped.
-func qname(n xml.Name) string {
-	if n.Space != "" {
-		return clipXML(n.Space+":"+n.Local, 64)
-	}
-	return clipXML(n.Local, 64)
+func qname(raw []byte) string {
+	return clipXML(string(raw[:min(len(raw), 80)]), 64)
 }
 
 // clipXML cuts s to at most n bytes at a character boundary, so errors that
@@ -591,10 +612,10 @@ func clipXML(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// start opens element t under the top frame.
-func (st *xmlState) start(t xml.StartElement) {
+// start opens the element name, with attrs, under the top frame.
+func (st *xmlState) start(name xmlQName, attrs []xmlAttr) {
 	c := st.c
-	key := c.xmlKey(t.Name)
+	key := st.elemKey(name)
 	parent := &st.frames[len(st.frames)-1]
 	if parent.node != 0 {
 		parent.child = true
@@ -618,44 +639,81 @@ func (st *xmlState) start(t xml.StartElement) {
 		}
 	}
 	st.member(parent, key, node, list, true)
-	st.frames = append(st.frames, xmlFrame{name: t.Name, node: node, last: -1, pathLen: pathLen, mixedStart: len(st.mixed), textNode: -1})
+	st.frames = append(st.frames, xmlFrame{name: name.raw, node: node, last: -1, pathLen: pathLen, mixedStart: len(st.mixed), textNode: -1})
 	f := &st.frames[len(st.frames)-1]
-	for _, a := range t.Attr {
-		var akey string
-		if !c.keepNS {
-			if a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" {
-				continue
-			}
-			akey = st.attrKey(a.Name.Local)
-		} else {
-			akey = c.attrPrefix + c.xmlKey(a.Name)
+	for i := range attrs {
+		a := &attrs[i]
+		akey := st.attrKey(a.name)
+		if akey == "" {
+			continue // a namespace declaration, with "strip"
 		}
 		if st.find(f, akey) >= 0 {
 			continue // names that differ only in a stripped prefix: the first wins
 		}
 		an := st.newNode()
 		st.nodes[an].off = int32(len(st.arena))
-		st.arena = append(st.arena, a.Value...)
+		st.arena = append(st.arena, a.val...)
 		st.nodes[an].end = int32(len(st.arena))
 		st.member(f, akey, an, false, false)
 	}
 	f.runStart = len(st.arena)
 }
 
-// attrKey is AttrPrefix + the decoded name, made once per name and
-// document (attribute names repeat from element to element).
-func (st *xmlState) attrKey(local string) string {
-	if k, ok := st.akeys[local]; ok {
+// xmlKeyCache bounds the names remembered per state: at most this many,
+// each at most xmlKeyCacheName bytes long.
+const (
+	xmlKeyCache     = 512
+	xmlKeyCacheName = 64
+)
+
+// elemKey is the JSON key of an element name, made once per name.
+func (st *xmlState) elemKey(n xmlQName) string {
+	if k, ok := st.ekeys[string(n.raw)]; ok {
 		return k
 	}
-	k := st.c.attrPrefix + decodeXMLName(local)
-	if st.akeys == nil {
-		st.akeys = make(map[string]string)
+	var k string
+	if st.c.keepNS && n.colon >= 0 {
+		k = decodeXMLName(string(n.space())) + ":" + decodeXMLName(string(n.local()))
+	} else {
+		k = decodeXMLName(string(n.local()))
 	}
-	if len(st.akeys) < 256 {
-		st.akeys[local] = k
-	}
+	st.ekeys = cacheKey(st.ekeys, n.raw, k)
 	return k
+}
+
+// attrKey is AttrPrefix + the attribute's key, or "" for a namespace
+// declaration that "strip" leaves out; made once per name.
+func (st *xmlState) attrKey(n xmlQName) string {
+	if k, ok := st.akeys[string(n.raw)]; ok {
+		return k
+	}
+	c := st.c
+	var k string
+	switch {
+	case c.keepNS && n.colon >= 0:
+		k = c.attrPrefix + decodeXMLName(string(n.space())) + ":" + decodeXMLName(string(n.local()))
+	case c.keepNS:
+		k = c.attrPrefix + decodeXMLName(string(n.local()))
+	case string(n.space()) == "xmlns" || n.colon < 0 && string(n.raw) == "xmlns":
+		k = ""
+	default:
+		k = c.attrPrefix + decodeXMLName(string(n.local()))
+	}
+	st.akeys = cacheKey(st.akeys, n.raw, k)
+	return k
+}
+
+func cacheKey(m map[string]string, name []byte, key string) map[string]string {
+	if len(name) > xmlKeyCacheName {
+		return m
+	}
+	if m == nil {
+		m = make(map[string]string)
+	} else if len(m) >= xmlKeyCache {
+		clear(m)
+	}
+	m[string(name)] = key
+	return m
 }
 
 // end closes the top element.
@@ -750,26 +808,26 @@ func (st *xmlState) find(f *xmlFrame, key string) int32 {
 	return -1
 }
 
-// dupAttr returns the first attribute name that t holds twice.
-func dupAttr(attrs []xml.Attr) (xml.Name, bool) {
+// dupAttr returns the first attribute name that attrs holds twice.
+func dupAttr(attrs []xmlAttr) ([]byte, bool) {
 	if len(attrs) <= xmlIndexAfter {
 		for i := 1; i < len(attrs); i++ {
 			for j := 0; j < i; j++ {
-				if attrs[i].Name == attrs[j].Name {
-					return attrs[i].Name, true
+				if bytes.Equal(attrs[i].name.raw, attrs[j].name.raw) {
+					return attrs[i].name.raw, true
 				}
 			}
 		}
-		return xml.Name{}, false
+		return nil, false
 	}
-	seen := make(map[xml.Name]struct{}, len(attrs))
+	seen := make(map[string]struct{}, len(attrs))
 	for _, a := range attrs {
-		if _, ok := seen[a.Name]; ok {
-			return a.Name, true
+		if _, ok := seen[string(a.name.raw)]; ok {
+			return a.name.raw, true
 		}
-		seen[a.Name] = struct{}{}
+		seen[string(a.name.raw)] = struct{}{}
 	}
-	return xml.Name{}, false
+	return nil, false
 }
 
 // write appends node n as JSON; text is the arena as a string.
@@ -811,14 +869,6 @@ func (st *xmlState) write(dst []byte, n int32, text string) []byte {
 // attribute or text.
 func (c *XMLCodec) special(key string) bool {
 	return key == c.textKey || strings.HasPrefix(key, c.attrPrefix)
-}
-
-// xmlKey is the JSON key of an element or (keep mode) attribute name.
-func (c *XMLCodec) xmlKey(n xml.Name) string {
-	if c.keepNS && n.Space != "" {
-		return decodeXMLName(n.Space) + ":" + decodeXMLName(n.Local)
-	}
-	return decodeXMLName(n.Local)
 }
 
 func appendXMLScalar(dst []byte, s string, cast bool) []byte {
@@ -916,42 +966,6 @@ func trimXMLSpace(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
-}
-
-// xmlCharsetReader lets documents declare US-ASCII or ISO-8859-1 besides
-// UTF-8.
-func xmlCharsetReader(label string, r io.Reader) (io.Reader, error) {
-	switch strings.ToLower(label) {
-	case "utf-8", "utf8", "us-ascii", "ascii":
-		return r, nil
-	case "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1", "cp819", "ibm819", "iso-ir-100", "csisolatin1":
-		return &latin1Reader{r: r}, nil
-	}
-	return nil, fmt.Errorf("unsupported encoding %q (UTF-8, US-ASCII and ISO-8859-1 are)", label)
-}
-
-// latin1Reader converts ISO-8859-1 to UTF-8.
-type latin1Reader struct {
-	r   io.Reader
-	buf [512]byte
-}
-
-func (l *latin1Reader) Read(p []byte) (int, error) {
-	if len(p) < 2 {
-		return 0, io.ErrShortBuffer
-	}
-	in := l.buf[:min(len(p)/2, len(l.buf))]
-	n, err := l.r.Read(in)
-	w := 0
-	for _, c := range in[:n] {
-		if c < utf8.RuneSelf {
-			p[w] = c
-			w++
-		} else {
-			w += utf8.EncodeRune(p[w:], rune(c))
-		}
-	}
-	return w, err
 }
 
 // decodeXMLName undoes the key escapes: _xHHHH_ and _xHHHHHHHH_ become
