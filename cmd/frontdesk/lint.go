@@ -13,8 +13,8 @@ import (
 
 // lint loads gateway.json and the specs exactly as serve does and prints
 // every problem: `file:line:col: severity: message (rule)`, expression
-// snippets indented below. Exit 0 when clean (warnings allowed), 1 on any
-// error, 2 on usage or I/O errors.
+// snippets below. Exit 0 when clean (warnings allowed), 1 on any error, 2 on
+// usage or I/O errors (a file or folder that cannot be read).
 func lint(args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("lint", flag.ContinueOnError)
 	fl.SetOutput(stderr)
@@ -57,6 +57,11 @@ func lint(args []string, env func(string) (string, bool), stdout, stderr io.Writ
 			if p.Snippet != "" {
 				fmt.Fprintln(stdout, strings.TrimPrefix(p.Snippet, "\n"))
 			}
+		}
+	}
+	for _, p := range problems {
+		if p.Rule == engine.RuleIO {
+			return exitCode(2) // something given could not be read at all
 		}
 	}
 	if problems.HasErrors() {

@@ -109,7 +109,7 @@ func TestLintUsage(t *testing.T) {
 	if _, _, err := runCLI(t, "lint", "--format", "xml", "."); err != exitCode(2) {
 		t.Errorf("bad format: %v", err)
 	}
-	if out, _, err := runCLI(t, "lint", "missing-folder"); err != exitCode(1) || !strings.Contains(out, "(io)") {
+	if out, _, err := runCLI(t, "lint", "missing-folder"); err != exitCode(2) || !strings.Contains(out, "(io)") {
 		t.Errorf("missing folder: %v %q", err, out)
 	}
 }

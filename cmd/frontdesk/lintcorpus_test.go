@@ -68,6 +68,10 @@ func TestLintCorpus(t *testing.T) {
 				}
 				wantErr := strings.Contains(want, ": error: ")
 				switch {
+				case strings.Contains(want, "(io)"):
+					if err != exitCode(2) {
+						t.Errorf("exit: %v, want 2 for what cannot be read (%s)", err, errOut)
+					}
 				case wantErr && err != exitCode(1):
 					t.Errorf("exit: %v, want 1 (%s)", err, errOut)
 				case !wantErr && err != nil:
