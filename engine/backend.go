@@ -35,27 +35,88 @@ type service struct {
 type instance struct {
 	base     string // scheme://host[/base-path], no trailing slash
 	inflight atomic.Int64
+
+	// Passive health: failures in a row, and while ejected, until when.
+	fails     atomic.Int32
+	ejections atomic.Int32 // in a row, without a success in between
+	until     atomic.Int64 // unix nanoseconds; 0 when in service
 }
 
+// Ejection: an instance that fails ejectAfter times in a row (connection
+// failures and 5xx answers) is left out for ejectFor, doubled on every
+// ejection in a row up to ejectMax. One instance always stays in.
+const (
+	ejectAfter = 5
+	ejectFor   = 30 * time.Second
+	ejectMax   = 5 * time.Minute
+)
+
 // pick chooses the instance for one request: round robin, or the one with
-// the fewest requests in flight (ties go round robin).
-func (s *service) pick() *instance {
+// the fewest requests in flight (ties go round robin), among those not
+// ejected and not avoid (the instance a retry is leaving). When none is
+// left, the one that comes back soonest.
+func (s *service) pick(avoid *instance) *instance {
 	n := len(s.instances)
 	if n == 1 {
 		return s.instances[0]
 	}
-	start := int(s.next.Add(1) % uint64(n))
-	if !s.leastReq {
-		return s.instances[start]
-	}
-	best := s.instances[start]
-	for k := 1; k < n; k++ {
+	now := time.Now().UnixNano()
+	start := int((s.next.Add(1) - 1) % uint64(n)) // the first request goes to the first URL
+	var best *instance
+	for k := 0; k < n; k++ {
 		in := s.instances[(start+k)%n]
-		if in.inflight.Load() < best.inflight.Load() {
+		if in == avoid || in.until.Load() > now {
+			continue
+		}
+		if !s.leastReq {
+			return in
+		}
+		if best == nil || in.inflight.Load() < best.inflight.Load() {
+			best = in
+		}
+	}
+	if best != nil {
+		return best
+	}
+	for k := 0; k < n; k++ {
+		in := s.instances[(start+k)%n]
+		if best == nil || (best == avoid && in != avoid) || (in != avoid && in.until.Load() < best.until.Load()) {
 			best = in
 		}
 	}
 	return best
+}
+
+// failed counts a failure of in, ejecting it on the ejectAfter-th in a row
+// unless every other instance is out already.
+func (s *service) failed(in *instance) {
+	if len(s.instances) == 1 || in.fails.Add(1) < ejectAfter {
+		return
+	}
+	in.fails.Store(0)
+	now := time.Now().UnixNano()
+	for _, other := range s.instances {
+		if other != in && other.until.Load() <= now {
+			e := in.ejections.Add(1)
+			d := min(ejectFor<<(e-1), ejectMax)
+			in.until.Store(now + int64(d))
+			return
+		}
+	}
+	// The last one in service stays in.
+}
+
+// succeeded ends a run of failures.
+func (s *service) succeeded(in *instance) {
+	if len(s.instances) == 1 {
+		return
+	}
+	if in.fails.Load() != 0 {
+		in.fails.Store(0)
+	}
+	if in.ejections.Load() != 0 {
+		in.ejections.Store(0)
+	}
 }
 
 func newService(cfg *ServiceConfig) *service {

@@ -615,9 +615,7 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 	fail := func(f pipeline.CallFailure, err error) error {
 		return &pipeline.CallError{Call: c.Name, Failure: f, Err: err}
 	}
-	in := c.svc.pick()
-	u := make([]byte, 0, 128)
-	u = append(u, in.base...)
+	u := make([]byte, 0, 128) // the path and query; the instance's base goes in front
 	for _, part := range c.path {
 		if part.expr == nil {
 			u = append(u, part.lit...)
@@ -651,7 +649,7 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 			}
 		}
 	}
-	var body io.Reader
+	var reqBody []byte
 	contentType := ""
 	if c.body != nil {
 		b, err := x.render(nil, c.body, item, x.depsEncoder(c))
@@ -674,7 +672,7 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 		default:
 			contentType = "application/json"
 		}
-		body = bytes.NewReader(b)
+		reqBody = b
 	}
 	// A call's own deadline, unless the endpoint's comes first anyway: then
 	// the request's context already carries it, and a timer is saved.
@@ -687,12 +685,7 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 	if x.p.rt.tagCalls {
 		cctx = context.WithValue(cctx, callInfoKey{}, CallInfo{Endpoint: x.p.Method + " " + x.p.Route, Call: c.Name, Index: index})
 	}
-	req, err := http.NewRequestWithContext(cctx, c.Method, string(u), body)
-	if err != nil {
-		return fail(pipeline.FailRequest, err)
-	}
 	h := make(http.Header, len(c.headers)+5) // sized once: the spec's headers and ours
-	req.Header = h
 	for _, hd := range c.headers {
 		v, err := x.eval(hd.expr, item)
 		if err != nil {
@@ -707,7 +700,7 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 		}
 		h[hd.name] = []string{s}
 	}
-	if body != nil {
+	if reqBody != nil {
 		h["Content-Type"] = []string{contentType}
 	}
 	if x.reqID != "" {
@@ -717,27 +710,74 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 	h["X-Forwarded-Proto"] = []string{x.proto}
 	h["X-Forwarded-Host"] = []string{x.r.Host}
 
-	in.inflight.Add(1)
-	resp, err := x.p.rt.transport.RoundTrip(req)
-	if err != nil {
+	// Idempotent calls are tried once more after a connection failure or a
+	// 502/503/504, on another instance when there is one, within the
+	// call's deadline.
+	attempts := 1
+	if c.Method == http.MethodGet || c.Method == http.MethodHead {
+		attempts = 2
+	}
+	suffix := string(u)
+	var resp *http.Response
+	var b []byte
+	var tried *instance
+	for try := 1; ; try++ {
+		in := c.svc.pick(tried)
+		var rb io.Reader
+		if reqBody != nil {
+			rb = bytes.NewReader(reqBody)
+		}
+		req, err := http.NewRequestWithContext(cctx, c.Method, in.base+suffix, rb)
+		if err != nil {
+			return fail(pipeline.FailRequest, err)
+		}
+		req.Header = h
+		if try > 1 {
+			req.Header = h.Clone() // the first request's may still be referenced
+		}
+		in.inflight.Add(1)
+		resp, err = x.p.rt.transport.RoundTrip(req)
+		if err != nil {
+			in.inflight.Add(-1)
+			if cctx.Err() == context.DeadlineExceeded {
+				return fail(pipeline.FailTimeout, err)
+			}
+			if cctx.Err() == nil {
+				c.svc.failed(in)
+				if try < attempts {
+					tried = in
+					continue
+				}
+			}
+			return fail(pipeline.FailUnreachable, err)
+		}
+		limit := x.p.limits.MaxBackendBody
+		b, err = readBody(resp.Body, resp.ContentLength, limit)
+		resp.Body.Close()
 		in.inflight.Add(-1)
-		if cctx.Err() == context.DeadlineExceeded {
-			return fail(pipeline.FailTimeout, err)
+		if err != nil {
+			if cctx.Err() == context.DeadlineExceeded {
+				return fail(pipeline.FailTimeout, err)
+			}
+			c.svc.failed(in)
+			return fail(pipeline.FailUnreachable, err)
 		}
-		return fail(pipeline.FailUnreachable, err)
-	}
-	limit := x.p.limits.MaxBackendBody
-	b, err := readBody(resp.Body, resp.ContentLength, limit)
-	resp.Body.Close()
-	in.inflight.Add(-1)
-	if err != nil {
-		if cctx.Err() == context.DeadlineExceeded {
-			return fail(pipeline.FailTimeout, err)
+		if int64(len(b)) > limit {
+			return fail(pipeline.FailBody, fmt.Errorf("body larger than %d bytes", limit))
 		}
-		return fail(pipeline.FailUnreachable, err)
-	}
-	if int64(len(b)) > limit {
-		return fail(pipeline.FailBody, fmt.Errorf("body larger than %d bytes", limit))
+		switch st := resp.StatusCode; {
+		case st == http.StatusBadGateway || st == http.StatusServiceUnavailable || st == http.StatusGatewayTimeout:
+			c.svc.failed(in)
+			if try < attempts && cctx.Err() == nil {
+				tried = in
+				continue
+			}
+		case st >= 500:
+			c.svc.failed(in)
+		default:
+			c.svc.succeeded(in)
+		}
+		break
 	}
 	res.status = resp.StatusCode
 	res.header = resp.Header
