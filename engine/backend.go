@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -154,4 +153,3 @@ func NewClient() *http.Client {
 	}
 }
 
-var errNoService = errors.New("service has no URLs")

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"frontdesk/pipeline"
 	"frontdesk/transform"
@@ -557,4 +556,3 @@ var hopByHop = map[string]bool{
 	"Host": true, "Content-Length": true,
 }
 
-var _ = time.Second

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,4 +190,3 @@ func nodeAt(n *Node, loc []string) *Node {
 	return n
 }
 
-var _ = fmt.Sprint
