@@ -152,4 +152,3 @@ func NewClient() *http.Client {
 		},
 	}
 }
-

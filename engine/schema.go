@@ -189,4 +189,3 @@ func nodeAt(n *Node, loc []string) *Node {
 	}
 	return n
 }
-
