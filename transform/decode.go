@@ -78,8 +78,7 @@ type decoder struct {
 	b       []byte
 	i       int
 	spans   *Spans
-	keys    map[string]*KeyUse // DecodeKeys: the top-level keys to decode, and how
-	scratch []any              // list elements being read, shared by nested lists
+	scratch []any // list elements being read, shared by nested lists
 	names   [64]string
 	sizes   [8]int // members of the last object at each depth, a size hint
 	depth   int
@@ -108,7 +107,7 @@ func (d *decoder) name(b []byte) string {
 // ScanJSON; anything else is an error, never a panic.
 func DecodeJSON(b []byte) (any, error) {
 	d := decoder{b: b}
-	return d.document()
+	return d.document(nil)
 }
 
 // DecodeSpans is DecodeJSON that also records where each object and list
@@ -117,7 +116,7 @@ func DecodeJSON(b []byte) (any, error) {
 func DecodeSpans(b []byte) (any, *Spans, error) {
 	s := &Spans{raw: b}
 	d := decoder{b: b, spans: s}
-	v, err := d.document()
+	v, err := d.document(nil)
 	return v, s, err
 }
 
@@ -129,17 +128,19 @@ func DecodeSpans(b []byte) (any, *Spans, error) {
 // document that is not an object is decoded whole.
 func DecodeKeys(b []byte, keys map[string]*KeyUse) (any, *Spans, error) {
 	s := &Spans{raw: b}
-	d := decoder{b: b, spans: s, keys: keys}
-	v, err := d.document()
+	d := decoder{b: b, spans: s}
+	v, err := d.document(keys)
 	return v, s, err
 }
 
-func (d *decoder) document() (any, error) {
+// document decodes the whole input; keys, when not nil, are the only
+// members of a top-level object to decode.
+func (d *decoder) document(keys map[string]*KeyUse) (any, error) {
 	d.space()
 	if d.i == len(d.b) {
 		return nil, nil
 	}
-	v, err := d.value(d.keys != nil)
+	v, err := d.value(keys)
 	if err != nil {
 		return nil, err
 	}
@@ -156,15 +157,17 @@ func (d *decoder) space() {
 	}
 }
 
-func (d *decoder) value(top bool) (any, error) {
+// value decodes the value at d.i. keys, when not nil, is the only members
+// to decode if the value is an object (the object is then partial).
+func (d *decoder) value(keys map[string]*KeyUse) (any, error) {
 	if d.i >= len(d.b) {
 		return nil, errMalformed
 	}
 	switch c := d.b[d.i]; {
 	case c == '{':
-		return d.object(top)
+		return d.object(keys)
 	case c == '[':
-		return d.array()
+		return d.array(nil)
 	case c == '"':
 		return d.str()
 	case c == 't':
@@ -200,7 +203,10 @@ func (d *decoder) record(v any, from int) {
 	}
 }
 
-func (d *decoder) object(partial bool) (any, error) {
+// object decodes the object at d.i: only the members in keys when keys is
+// not nil (a partial object, not recorded in the spans), else all of them.
+func (d *decoder) object(keys map[string]*KeyUse) (any, error) {
+	partial := keys != nil
 	from := d.i
 	d.i++
 	hint := 0
@@ -236,20 +242,18 @@ func (d *decoder) object(partial bool) (any, error) {
 		}
 		d.i++
 		d.space()
-		if use := d.keys[k.(string)]; partial && (use == nil || !use.Whole) {
-			if use == nil {
-				if d.i = skipValue(d.b, d.i); d.i < 0 {
-					return nil, errMalformed
-				}
-			} else {
-				v, err := d.elements(use.Elems)
-				if err != nil {
-					return nil, err
-				}
-				m[k.(string)] = v
+		if use := keys[k.(string)]; partial && use == nil {
+			if d.i = skipValue(d.b, d.i); d.i < 0 {
+				return nil, errMalformed
 			}
 		} else {
-			v, err := d.value(false)
+			var v any
+			var err error
+			if partial && !use.Whole {
+				v, err = d.elements(use.Elems)
+			} else {
+				v, err = d.value(nil)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -282,54 +286,19 @@ func (d *decoder) object(partial bool) (any, error) {
 // decoded whole, so an expression fails on it exactly as it would have.
 func (d *decoder) elements(keys []string) (any, error) {
 	if d.i >= len(d.b) || d.b[d.i] != '[' {
-		return d.value(false)
+		return d.value(nil)
 	}
-	d.i++
-	d.space()
-	if d.i < len(d.b) && d.b[d.i] == ']' {
-		d.i++
-		return []any{}, nil
-	}
-	base := len(d.scratch)
-	defer func() { clear(d.scratch[base:]); d.scratch = d.scratch[:base] }()
-	sub := decoder{b: d.b, spans: d.spans, keys: map[string]*KeyUse{}}
+	elem := make(map[string]*KeyUse, len(keys))
 	for _, k := range keys {
-		sub.keys[k] = &KeyUse{Whole: true}
+		elem[k] = &KeyUse{Whole: true}
 	}
-	for {
-		d.space()
-		var v any
-		var err error
-		if d.i < len(d.b) && d.b[d.i] == '{' {
-			sub.i = d.i
-			v, err = sub.object(true)
-			d.i = sub.i
-		} else {
-			v, err = d.value(false)
-		}
-		if err != nil {
-			return nil, err
-		}
-		d.scratch = append(d.scratch, v)
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, errMalformed
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-			continue
-		case ']':
-			d.i++
-			l := make([]any, len(d.scratch)-base)
-			copy(l, d.scratch[base:])
-			return l, nil // partial: not recorded
-		}
-		return nil, errMalformed
-	}
+	return d.array(elem)
 }
 
-func (d *decoder) array() (any, error) {
+// array decodes the list at d.i. With elem not nil, element objects are
+// decoded with only those members, and the list, being partial, is not
+// recorded in the spans.
+func (d *decoder) array(elem map[string]*KeyUse) (any, error) {
 	from := d.i
 	d.i++
 	d.space()
@@ -341,7 +310,7 @@ func (d *decoder) array() (any, error) {
 	defer func() { clear(d.scratch[base:]); d.scratch = d.scratch[:base] }()
 	for {
 		d.space()
-		v, err := d.value(false)
+		v, err := d.value(elem)
 		if err != nil {
 			return nil, err
 		}
@@ -358,7 +327,9 @@ func (d *decoder) array() (any, error) {
 			d.i++
 			l := make([]any, len(d.scratch)-base) // exact size: appends by expressions copy
 			copy(l, d.scratch[base:])
-			d.record(l, from)
+			if elem == nil {
+				d.record(l, from)
+			}
 			return l, nil
 		}
 		return nil, errMalformed

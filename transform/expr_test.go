@@ -240,7 +240,7 @@ func TestRunErrors(t *testing.T) {
 		{"member of nil", `cart.total`, map[string]any{"cart": nil}, "cannot fetch total from <nil>"},
 		{"wrong type", `cart + 1`, map[string]any{"cart": "x"}, "invalid operation"},
 		{"memory budget", `len(map(1..2000000, #))`, map[string]any{}, "memory budget exceeded"},
-		{"pick of a string", `pick(cart, 'a')`, map[string]any{"cart": "s"}, "pick: first argument must be an object, not string"},
+		{"pick of a string", `pick(cart, 'a')`, map[string]any{"cart": "s"}, "pick: first argument must be an object, not a string"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

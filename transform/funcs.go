@@ -70,13 +70,9 @@ func pathArgs(name string, args []any) (map[string]any, [][]string, error) {
 	if len(args) == 0 {
 		return nil, nil, fmt.Errorf("%s needs an object and at least one key", name)
 	}
-	var obj map[string]any
-	switch o := args[0].(type) {
-	case nil:
-	case map[string]any:
-		obj = o
-	default:
-		return nil, nil, fmt.Errorf("%s: first argument must be an object, not %T", name, args[0])
+	obj, err := objectArg(name, args[0], "first argument must be an object")
+	if err != nil {
+		return nil, nil, err
 	}
 	paths := make([][]string, 0, len(args)-1)
 	for _, a := range args[1:] {
@@ -190,6 +186,18 @@ func sameMap(a, b map[string]any) bool {
 }
 
 // kindName names the JSON kind of v for error messages.
+// objectArg is argument v of function fn as an object: nil stays nil, and
+// anything else but an object is an error saying what was expected.
+func objectArg(fn string, v any, want string) (map[string]any, error) {
+	switch o := v.(type) {
+	case nil:
+		return nil, nil
+	case map[string]any:
+		return o, nil
+	}
+	return nil, fmt.Errorf("%s: %s, not %s", fn, want, kindName(v))
+}
+
 func kindName(v any) string {
 	switch v.(type) {
 	case nil:
@@ -220,21 +228,13 @@ func Rename(args ...any) (any, error) {
 	if len(args) != 2 {
 		return nil, fmt.Errorf("rename needs an object and an object of renames, such as rename(o, {\"old\": \"new\"}); got %d arguments", len(args))
 	}
-	var obj map[string]any
-	switch o := args[0].(type) {
-	case nil:
-	case map[string]any:
-		obj = o
-	default:
-		return nil, fmt.Errorf("rename: first argument must be an object, not %s", kindName(args[0]))
+	obj, err := objectArg("rename", args[0], "first argument must be an object")
+	if err != nil {
+		return nil, err
 	}
-	var names map[string]any
-	switch n := args[1].(type) {
-	case nil:
-	case map[string]any:
-		names = n
-	default:
-		return nil, fmt.Errorf("rename: second argument must be an object of renames, such as {\"old\": \"new\"}, not %s", kindName(args[1]))
+	names, err := objectArg("rename", args[1], `second argument must be an object of renames, such as {"old": "new"}`)
+	if err != nil {
+		return nil, err
 	}
 	root := &renameNode{}
 	for _, old := range slices.Sorted(maps.Keys(names)) { // sorted: the same error every time
