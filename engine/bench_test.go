@@ -30,13 +30,13 @@ func benchGateway(b *testing.B, n int, response string) (*Gateway, func()) {
 		"gateway.json": {Data: []byte(fmt.Sprintf(`{"endpoints": ["e"], "services": {%s}}`, strings.Join(svcs, ",")))},
 		"e/b.json":     {Data: []byte(spec)},
 	}
-	client := NewClient()
-	g, err := Load(fsys, "gateway.json", Options{Client: client})
+	transport := NewTransport()
+	g, err := Load(fsys, "gateway.json", Options{Transport: transport})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return g, func() {
-		client.CloseIdleConnections()
+		transport.CloseIdleConnections()
 		for _, s := range servers {
 			s.Close()
 		}
@@ -135,7 +135,7 @@ func BenchmarkBackendProtocol(b *testing.B) {
 				"gateway.json": {Data: []byte(fmt.Sprintf(`{"endpoints": ["e"], "services": {%s}}`, strings.Join(svcs, ",")))},
 				"e/b.json":     {Data: []byte(fmt.Sprintf(`{"method": "GET", "path": "/b/{id}", "calls": {%s}}`, strings.Join(calls, ",")))},
 			}
-			g, err := Load(fsys, "gateway.json", Options{Client: &http.Client{Transport: tr}})
+			g, err := Load(fsys, "gateway.json", Options{Transport: tr})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -310,7 +310,7 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 		idx:        i,
 		Method:     cs.Method,
 		Optional:   cs.Optional,
-		decode:     cs.Decode,
+		decode:     decodeModes[cs.Decode],
 		expose:     cs.ExposeErrors,
 		acceptable: cs.AcceptStatus,
 	}
@@ -371,7 +371,7 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 	call.when = c.expr(cs.When, field+".when", scope)
 	call.forEach = c.expr(cs.ForEach, field+".for_each", scope)
 	call.fallback = c.expr(cs.Fallback, field+".fallback", scope)
-	call.encode = cs.Encode
+	call.encode = encodeModes[cs.Encode]
 	call.xmlRoot = cs.Name
 	opts := transform.XMLOptions{}
 	if cs.XML != nil {

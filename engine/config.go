@@ -209,9 +209,9 @@ func (d *decoder) limits(n *Node, field string) Limits {
 		f := field + "." + m.Key
 		switch m.Key {
 		case "max_request_body":
-			l.MaxRequestBody = d.size(m.Value, f)
+			l.MaxRequestBody = d.size(m.Value, f, MaxBodySize)
 		case "max_backend_body":
-			l.MaxBackendBody = d.size(m.Value, f)
+			l.MaxBackendBody = d.size(m.Value, f, MaxBodySize)
 		case "max_calls_per_request":
 			l.MaxCallsPerRequest = d.integer(m.Value, f, 1, 10000)
 		case "max_json_depth":

@@ -40,7 +40,7 @@ func loadClock(t *testing.T, delays map[string]time.Duration, spec string) *engi
 		"gateway.json": {Data: []byte(`{"endpoints": ["e"], "services": {"s": {"urls": ["http://backend.invalid"]}}}`)},
 		"e/spec.json":  {Data: []byte(spec)},
 	}
-	g, err := engine.Load(fsys, "gateway.json", engine.Options{Client: &http.Client{Transport: clockTransport{delays}}})
+	g, err := engine.Load(fsys, "gateway.json", engine.Options{Transport: clockTransport{delays}})
 	if err != nil {
 		t.Fatal(err)
 	}

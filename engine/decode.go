@@ -137,7 +137,13 @@ func (d *decoder) duration(n *Node, field string) time.Duration {
 var sizeRE = regexp.MustCompile(`^([0-9]+)\s*(B|KB|MB|GB)$`)
 
 // size parses "512KB"-style sizes, 1024-based.
-func (d *decoder) size(n *Node, field string) int64 {
+// MaxBodySize is the largest body limit the code can hold: byte offsets
+// into a body are 32-bit, and a gateway that buffers more than this per
+// body is misconfigured anyway.
+const MaxBodySize = 1 << 30
+
+// size reads a size such as "8MB", at most limit bytes.
+func (d *decoder) size(n *Node, field string, limit int64) int64 {
 	if d.envFailed[n] {
 		return 0
 	}
@@ -156,5 +162,22 @@ func (d *decoder) size(n *Node, field string) int64 {
 		d.errorf(n.Pos, RuleSize, field, "%s: %q is out of range", field, s)
 		return 0
 	}
+	if v*mult > limit {
+		d.errorf(n.Pos, RuleSize, field, "%s: %q is more than the largest allowed, %s", field, s, formatSize(limit))
+		return 0
+	}
 	return v * mult
+}
+
+// formatSize writes n in the largest unit that divides it.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		name string
+		mult int64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}} {
+		if n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
 }

@@ -76,7 +76,7 @@ func serveBoth(t testing.TB, body []byte, path string) (fast, general string) {
 	out := [2]string{}
 	for i, noFast := range []bool{false, true} {
 		g, err := engine.Load(fsys, "gateway.json", engine.Options{
-			Client: &http.Client{Transport: bodyTransport{body}}, NoFastPaths: noFast,
+			Transport: bodyTransport{body}, NoFastPaths: noFast,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -576,12 +576,10 @@ func runCase(t *testing.T, c *e2eCase, general bool) string {
 
 	transport := engine.NewTransport()
 	t.Cleanup(transport.CloseIdleConnections)
-	backendClient := engine.NewClient()
-	backendClient.Transport = &panicTransport{base: transport, prefix: c.Options.PanicPath}
 	logs := &logRecords{}
 	g, err := engine.Load(fsys, "gateway.json", engine.Options{
 		Env:         func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-		Client:      backendClient,
+		Transport:   &panicTransport{base: transport, prefix: c.Options.PanicPath},
 		Logger:      slog.New(logs),
 		NoFastPaths: general,
 	})

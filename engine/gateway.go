@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"frontdesk/engine/backend"
 	"frontdesk/pipeline"
 	"frontdesk/schemas"
 )
@@ -21,8 +22,10 @@ import (
 type Options struct {
 	// Env looks up ${VAR} in gateway.json; nil means os.LookupEnv.
 	Env func(string) (string, bool)
-	// Client makes backend requests; nil means NewClient().
-	Client *http.Client
+	// Transport makes every backend round trip; nil means NewTransport().
+	// It is called directly, never through an http.Client: redirects are
+	// not followed and no cookies are kept.
+	Transport http.RoundTripper
 	// Logger receives request errors and panics; nil discards them.
 	Logger *slog.Logger
 	// DisplayPath turns an fs path into the name used in messages; nil
@@ -66,8 +69,8 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	if opt.Env == nil {
 		opt.Env = os.LookupEnv
 	}
-	if opt.Client == nil {
-		opt.Client = NewClient()
+	if opt.Transport == nil {
+		opt.Transport = NewTransport()
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -97,15 +100,9 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		cfg.stubs = true
 	}
 
-	transport := opt.Client.Transport
-	if transport == nil {
-		transport = http.DefaultTransport
-	}
-	rt := &runtime{transport: transport, services: map[string]*service{}, log: opt.Logger, trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls, general: opt.NoFastPaths}
-	for name, s := range cfg.Services {
-		rt.services[name] = newService(s)
-	}
 	defaults := cfg.Limits.withDefaults(builtinLimits)
+	rt := &runtime{transport: opt.Transport, clients: map[string]*backend.Client{}, log: opt.Logger,
+		trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls, general: opt.NoFastPaths, maxBody: defaults.MaxBackendBody}
 
 	g := &Gateway{Config: cfg, mux: http.NewServeMux()}
 	dir := path.Dir(configPath)
@@ -163,12 +160,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		}
 		p.rt = rt
 		for _, c := range p.Calls {
-			svc := rt.services[c.service.Name]
-			if svc == nil {
-				svc = newService(c.service)
-				rt.services[c.service.Name] = svc
-			}
-			c.svc = svc
+			c.client = rt.client(c.service)
 		}
 		if err := g.route(p, routes); err != nil {
 			pos := p.pathPos
@@ -178,7 +170,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		}
 		g.Plans = append(g.Plans, p)
 	}
-	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), opt.Logger))
+	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), pipeline.Edge(opt.Logger)...))
 	all.sort()
 	if all.HasErrors() {
 		return nil, all
@@ -254,7 +246,7 @@ func (g *Gateway) route(p *Plan, routes map[string]*Plan) (err error) {
 			err = fmt.Errorf("%s %s clashes with another endpoint: %v", p.Method, p.Route, v)
 		}
 	}()
-	g.mux.Handle(key, pipeline.Chain(p, p.rt.log))
+	g.mux.Handle(key, pipeline.Chain(p, pipeline.Edge(p.rt.log)...))
 	routes[normalizeRoute(key)] = p
 	return nil
 }

@@ -52,7 +52,7 @@ func testEnv(name string) (string, bool) {
 }
 
 func loadOptions() Options {
-	return Options{Env: testEnv, Client: &http.Client{}}
+	return Options{Env: testEnv, Transport: http.DefaultTransport}
 }
 
 type loadCase struct {
@@ -275,7 +275,7 @@ func TestLoadMissingConfig(t *testing.T) {
 // TestLoadValidExamples: the example endpoints shipped in /endpoints load
 // clean with the example gateway.json.
 func TestLoadValidExamples(t *testing.T) {
-	g, err := Load(os.DirFS("../endpoints"), "gateway.json", Options{Env: testEnv, Client: &http.Client{}})
+	g, err := Load(os.DirFS("../endpoints"), "gateway.json", Options{Env: testEnv, Transport: http.DefaultTransport})
 	if err != nil {
 		t.Fatalf("examples do not load:\n%v", err)
 	}

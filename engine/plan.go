@@ -3,6 +3,7 @@ package engine
 import (
 	"time"
 
+	"frontdesk/engine/backend"
 	"frontdesk/pipeline"
 	"frontdesk/transform"
 )
@@ -41,7 +42,7 @@ type Call struct {
 
 	idx         int
 	service     *ServiceConfig
-	svc         *service
+	client      *backend.Client
 	path        []pathPart
 	query       []namedExpr // names query-escaped at load
 	headers     []namedExpr
@@ -52,15 +53,15 @@ type Call struct {
 	after       []int
 	deps        []int // calls this one waits for, sorted
 	dependents  []int // calls that wait for this one
-	decode      string
+	decode      decodeMode
 	forward     []string
 	acceptable  []int
 	expose      bool
 	decodeKeys  map[string]*transform.KeyUse // the only keys expressions read
 	decodeWhole bool                         // expressions read the result whole
-	encode      string                       // json, xml or form
-	xmlRoot     string                       // root element with encode xml
-	codec       *transform.XMLCodec          // decode xml, encode xml
+	encode      encodeMode
+	xmlRoot     string              // root element with encode xml
+	codec       *transform.XMLCodec // decode xml, encode xml
 }
 
 // Deps returns the names of the calls c waits for.
@@ -71,6 +72,29 @@ func (p *Plan) Deps(c *Call) []string {
 	}
 	return out
 }
+
+// decodeMode is how a call's answer is read, fixed at load.
+type decodeMode uint8
+
+const (
+	decodeAuto decodeMode = iota // by Content-Type
+	decodeJSON
+	decodeXML
+	decodeText
+)
+
+var decodeModes = map[string]decodeMode{"auto": decodeAuto, "json": decodeJSON, "xml": decodeXML, "text": decodeText}
+
+// encodeMode is how a call's body is sent, fixed at load.
+type encodeMode uint8
+
+const (
+	encodeJSON encodeMode = iota
+	encodeXML
+	encodeForm
+)
+
+var encodeModes = map[string]encodeMode{"json": encodeJSON, "xml": encodeXML, "form": encodeForm}
 
 type pathPart struct {
 	lit  string

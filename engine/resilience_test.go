@@ -63,7 +63,7 @@ func loadHosts(t *testing.T, tr *hostTransport, hosts ...string) *engine.Gateway
 		"e/get.json":   {Data: []byte(`{"method": "GET", "path": "/get", "calls": {"c": {"service": "s", "path": "/x"}}}`)},
 		"e/post.json":  {Data: []byte(`{"method": "POST", "path": "/post", "calls": {"c": {"service": "s", "method": "POST", "path": "/x", "body": {"a": 1}}}}`)},
 	}
-	g, err := engine.Load(fsys, "gateway.json", engine.Options{Client: &http.Client{Transport: tr}})
+	g, err := engine.Load(fsys, "gateway.json", engine.Options{Transport: tr})
 	if err != nil {
 		t.Fatal(err)
 	}

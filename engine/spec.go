@@ -162,7 +162,7 @@ func (d *decoder) spec(n *Node) *Spec {
 			s.TimeoutNode = v
 		case "limits":
 			if d.object(v, "limits", endpointLimitsKeys...) {
-				s.Limits.MaxRequestBody = d.size(v.Get("max_request_body"), "limits.max_request_body")
+				s.Limits.MaxRequestBody = d.size(v.Get("max_request_body"), "limits.max_request_body", MaxBodySize)
 			}
 		case "calls":
 			if !d.want(v, KindObject, "calls") {

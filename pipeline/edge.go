@@ -7,36 +7,53 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
+	"slices"
 )
 
 // HeaderRequestID carries the request id in and out.
 const HeaderRequestID = "X-Request-Id"
 
-// Chain wraps an endpoint's handler in the shared edge, in execution order:
-// recover -> request id -> the endpoint. Auth, rate limit and cache join
-// here, in that order, as they are built.
-func Chain(h http.Handler, log *slog.Logger) http.Handler {
-	h = RequestID(h)
-	h = Recover(h, log)
+// Stage is one stage of the edge: it wraps the rest of the chain.
+type Stage func(next http.Handler) http.Handler
+
+// Edge lists the stages every endpoint sits behind, in the order a request
+// meets them. Auth, rate limit and cache join this list, in that order, as
+// they are built.
+func Edge(log *slog.Logger) []Stage {
+	return []Stage{
+		Recover(log),
+		RequestID,
+	}
+}
+
+// Chain puts h behind stages, listed in execution order: stages[0] sees the
+// request first, h last.
+func Chain(h http.Handler, stages ...Stage) http.Handler {
+	for _, s := range slices.Backward(stages) {
+		h = s(h)
+	}
 	return h
 }
 
-// Recover turns a panic in h into a 500 problem for that request only.
-func Recover(h http.Handler, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
+// Recover turns a panic in the rest of the chain into a 500 problem for
+// that request only.
+func Recover(log *slog.Logger) Stage {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					if log != nil {
+						log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+					}
+					WriteError(w, r, &PanicError{Value: v})
 				}
-				if log != nil {
-					log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				}
-				WriteError(w, r, &PanicError{Value: v})
-			}
-		}()
-		h.ServeHTTP(w, r)
-	})
+			}()
+			h.ServeHTTP(w, r)
+		})
+	}
 }
 
 // RequestID accepts a well-formed X-Request-ID from the client or makes one,

@@ -1,11 +1,10 @@
 package pipeline
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
+	"time"
 )
 
 // CallFailure says how a backend call failed.
@@ -16,15 +15,21 @@ const (
 	FailUnreachable CallFailure = iota + 1
 	// FailTimeout: the call's deadline passed before the whole answer arrived.
 	FailTimeout
-	// FailStatus: the backend answered a status of 400 or more.
+	// FailStatus: the backend answered a status of 300 or more that the
+	// call does not accept.
 	FailStatus
 	// FailBody: the answer could not be decoded, or was too large or deep.
 	FailBody
+	// FailTruncated: the body ended before its Content-Length.
+	FailTruncated
 	// FailRequest: the request could not be built (nil in the path, an
 	// expression that failed).
 	FailRequest
 	// FailLimit: the request would make more backend calls than allowed.
 	FailLimit
+	// FailBreakerOpen: the service's circuit breaker is open; nothing was
+	// sent.
+	FailBreakerOpen
 )
 
 // CallError is a failed backend call. Status is the backend's status for
@@ -32,6 +37,7 @@ const (
 // when Expose is set.
 type CallError struct {
 	Call       string
+	Service    string // set for FailBreakerOpen
 	Failure    CallFailure
 	Status     int
 	Err        error
@@ -46,6 +52,8 @@ func (e *CallError) Error() string {
 		return fmt.Sprintf("call %q: backend answered %d", e.Call, e.Status)
 	case FailTimeout:
 		return fmt.Sprintf("call %q: timed out", e.Call)
+	case FailBreakerOpen:
+		return fmt.Sprintf("call %q: the breaker of service %q is open", e.Call, e.Service)
 	}
 	return fmt.Sprintf("call %q: %v", e.Call, e.Err)
 }
@@ -79,13 +87,52 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
-// ErrEndpointTimeout is the endpoint's own deadline passing.
-var ErrEndpointTimeout = errors.New("the endpoint's deadline passed")
+// AuthError is a request the auth stage refuses: Status 401 (no or bad
+// credentials) or 403 (a missing scope, a false allow). Challenge is the
+// WWW-Authenticate value to send. Detail never holds a token or key.
+type AuthError struct {
+	Status    int
+	Challenge string
+	Detail    string
+}
 
-// ErrNotFound and ErrMethodNotAllowed are routing failures.
+func (e *AuthError) Error() string { return e.Detail }
+
+// LimitError is a request over its rate limit; RetryAfter is how long
+// until one request is allowed.
+type LimitError struct {
+	RetryAfter time.Duration
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("rate limited; retry after %s", e.RetryAfter)
+}
+
+// RetryAfterSeconds is RetryAfter in whole seconds, rounded up, at least 1.
+func (e *LimitError) RetryAfterSeconds() int {
+	s := int((e.RetryAfter + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
+
+// Request errors that carry nothing but their kind.
 var (
+	// ErrEndpointTimeout is the endpoint's own deadline passing.
+	ErrEndpointTimeout = errors.New("the endpoint's deadline passed")
+	// ErrNotFound and ErrMethodNotAllowed are routing failures.
 	ErrNotFound         = errors.New("No endpoint is defined for this path")
 	ErrMethodNotAllowed = errors.New("This endpoint does not accept this method")
+	// ErrClientClosed is a client that went away before its answer was
+	// written (logged as status 499; nothing is written).
+	ErrClientClosed = errors.New("the client closed the request")
+	// ErrRequestTimeout is a client that did not send its request body in
+	// time.
+	ErrRequestTimeout = errors.New("the request body did not arrive in time")
+	// ErrOverloaded is a request refused because the gateway is at its
+	// bound of requests in flight.
+	ErrOverloaded = errors.New("the gateway is at its limit of requests in flight")
+	// ErrStoreUnavailable is a shared store (Redis) that did not answer in
+	// time where the configuration says to deny rather than allow.
+	ErrStoreUnavailable = errors.New("the shared store did not answer in time")
 )
 
 // NotAcceptableError is an Accept header no offered format satisfies.
@@ -97,42 +144,4 @@ func (e *NotAcceptableError) Error() string {
 		list[i] = mediaTypes[f][0]
 	}
 	return "This endpoint answers " + strings.Join(list, " or ") + "; the Accept header allows none of them"
-}
-
-// Status maps a request error to the HTTP status the client gets. It is the
-// one place this mapping lives.
-func Status(err error) int {
-	var ce *CallError
-	var be *BodyError
-	var ee *ExprError
-	var pe *PanicError
-	switch {
-	case errors.As(err, &pe):
-		return http.StatusInternalServerError
-	case errors.Is(err, ErrEndpointTimeout):
-		return http.StatusGatewayTimeout
-	case errors.As(err, &ce):
-		switch ce.Failure {
-		case FailTimeout:
-			return http.StatusGatewayTimeout
-		case FailStatus:
-			if ce.Status >= 400 && ce.Status < 500 {
-				return ce.Status
-			}
-		}
-		return http.StatusBadGateway
-	case errors.As(err, &be):
-		return be.Status
-	case errors.As(err, &ee):
-		return http.StatusBadGateway
-	case errors.Is(err, ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, ErrMethodNotAllowed):
-		return http.StatusMethodNotAllowed
-	case errors.As(err, new(*NotAcceptableError)):
-		return http.StatusNotAcceptable
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout
-	}
-	return http.StatusInternalServerError
 }

@@ -25,16 +25,11 @@ var mediaTypes = map[Format][]string{
 // order) from an Accept header, honouring q-values and wildcards as RFC 9110
 // says: the highest q wins, a more specific range beats a wildcard for the
 // same type, and offers earlier in the list win ties. An empty Accept takes
-// the first offer, and so does one with no well-formed range. ok is false when nothing offered is acceptable (406).
-func Negotiate(accept string, offers []Format) (Format, bool) {
-	f, _, ok := NegotiateType(accept, offers)
-	return f, ok
-}
-
-// NegotiateType is Negotiate that also returns the Content-Type to write:
+// the first offer, and so does one with no well-formed range. ok is false
+// when nothing offered is acceptable (406). contentType is what to write:
 // ContentType(f), except that a client preferring text/xml to
 // application/xml (Accept: text/xml) gets text/xml, the type it asked for.
-func NegotiateType(accept string, offers []Format) (Format, string, bool) {
+func Negotiate(accept string, offers []Format) (f Format, contentType string, ok bool) {
 	if len(offers) == 0 {
 		return "", "", false
 	}

@@ -34,7 +34,7 @@ func TestNegotiate(t *testing.T) {
 		{"no offers", "*/*", nil, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := Negotiate(tc.accept, tc.offers)
+			got, _, ok := Negotiate(tc.accept, tc.offers)
 			if got != tc.want || ok != tc.ok {
 				t.Errorf("Negotiate(%q, %v) = %q, %v; want %q, %v", tc.accept, tc.offers, got, ok, tc.want, tc.ok)
 			}

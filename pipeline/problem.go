@@ -16,63 +16,32 @@ type Problem struct {
 	Status        int
 	Detail        string
 	Call          string // the failing call, for backend failures only
+	Service       string // the call's service, when its breaker is open
 	Field         string // the spec field, for expression failures
 	RequestID     string
 	Backend       []byte // the backend's answer, with expose_errors
 	BackendIsJSON bool
 }
 
-// ProblemFor builds the problem document for err. Details that could leak
-// internals (addresses, stack traces) are never included.
+// ProblemFor builds the problem document for err from the error table.
+// Details that could leak internals (addresses, stack traces) are never
+// included.
 func ProblemFor(err error) Problem {
-	p := Problem{Status: Status(err)}
+	k := kindOf(err)
+	p := Problem{Type: k.Type, Title: k.Title, Status: k.statusFor(err), Detail: k.detail(err)}
+	if p.Title == "" {
+		p.Title = http.StatusText(p.Status)
+	}
 	var ce *CallError
-	var be *BodyError
-	var ee *ExprError
-	switch {
-	case errors.As(err, new(*PanicError)):
-		p.Type, p.Title, p.Detail = "urn:frontdesk:internal", "Internal error", "The gateway failed while handling this request."
-	case errors.Is(err, ErrEndpointTimeout):
-		p.Type, p.Title, p.Detail = "urn:frontdesk:timeout", "Gateway timeout", "The endpoint did not finish within its timeout."
-	case errors.As(err, &ce):
-		p.Call = ce.Call
-		switch ce.Failure {
-		case FailTimeout:
-			p.Type, p.Title = "urn:frontdesk:call-timeout", "Backend timeout"
-			p.Detail = "Call " + strconv.Quote(ce.Call) + " did not answer within its timeout."
-		case FailStatus:
-			p.Type, p.Title = "urn:frontdesk:call-status", "Backend error"
-			p.Detail = "Call " + strconv.Quote(ce.Call) + " answered " + strconv.Itoa(ce.Status) + "."
-			if ce.Expose {
-				p.Backend, p.BackendIsJSON = ce.Body, ce.BodyIsJSON
-			}
-		case FailBody:
-			p.Type, p.Title = "urn:frontdesk:call-body", "Bad backend answer"
-			p.Detail = "Call " + strconv.Quote(ce.Call) + " answered a body the gateway cannot use: " + ce.Err.Error() + "."
-		case FailRequest:
-			p.Type, p.Title = "urn:frontdesk:call-request", "Backend request not built"
-			p.Detail = "Call " + strconv.Quote(ce.Call) + " could not be built: " + ce.Err.Error() + "."
-		case FailLimit:
-			p.Type, p.Title = "urn:frontdesk:call-limit", "Too many backend calls"
-			p.Detail = "Call " + strconv.Quote(ce.Call) + ": " + ce.Err.Error() + "."
-		default:
-			p.Type, p.Title = "urn:frontdesk:call-unreachable", "Backend unreachable"
-			p.Detail = "Call " + strconv.Quote(ce.Call) + " could not reach its backend."
+	if errors.As(err, &ce) {
+		p.Call, p.Service = ce.Call, ce.Service
+		if ce.Failure == FailStatus && ce.Expose {
+			p.Backend, p.BackendIsJSON = ce.Body, ce.BodyIsJSON
 		}
-	case errors.As(err, &be):
-		p.Type, p.Detail = "urn:frontdesk:request-body", be.Detail
-		p.Title = http.StatusText(be.Status)
-	case errors.As(err, &ee):
-		p.Type, p.Title, p.Field = "urn:frontdesk:expression", "Expression failed", ee.Field
-		p.Detail = "The expression of " + ee.Field + " failed: " + ee.Err.Error()
-	case errors.Is(err, ErrNotFound):
-		p.Type, p.Title, p.Detail = "urn:frontdesk:not-found", "Not found", ErrNotFound.Error()+"."
-	case errors.As(err, new(*NotAcceptableError)):
-		p.Type, p.Title, p.Detail = "urn:frontdesk:not-acceptable", "Not acceptable", err.Error()+"."
-	case errors.Is(err, ErrMethodNotAllowed):
-		p.Type, p.Title, p.Detail = "urn:frontdesk:method-not-allowed", "Method not allowed", ErrMethodNotAllowed.Error()+"."
-	default:
-		p.Type, p.Title, p.Detail = "urn:frontdesk:internal", "Internal error", "The gateway failed while handling this request."
+	}
+	var ee *ExprError
+	if errors.As(err, &ee) && !errors.As(err, &ce) {
+		p.Field = ee.Field
 	}
 	return p
 }
@@ -90,6 +59,10 @@ func (p Problem) AppendJSON(b []byte) []byte {
 	if p.Call != "" {
 		b = append(b, `,"call":`...)
 		b = transform.AppendString(b, p.Call)
+	}
+	if p.Service != "" {
+		b = append(b, `,"service":`...)
+		b = transform.AppendString(b, p.Service)
 	}
 	if p.Field != "" {
 		b = append(b, `,"field":`...)
@@ -113,9 +86,13 @@ func (p Problem) AppendJSON(b []byte) []byte {
 // WriteError writes err as application/problem+json. Headers already set on
 // w (Server-Timing, X-Request-ID, Allow) are kept.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	k := kindOf(err)
 	p := ProblemFor(err)
 	p.RequestID = w.Header().Get(HeaderRequestID)
 	h := w.Header()
+	if k.header != nil {
+		k.header(err, h)
+	}
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
 	h.Del("Content-Length")

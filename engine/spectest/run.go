@@ -154,13 +154,9 @@ func unwrapPathErr(err error) error {
 // case gets a fresh gateway, so nothing (balancing, caches) carries over
 // from one case to the next.
 func (r *Runner) load(spec string, t *transport) (*engine.Gateway, *engine.Plan, error) {
-	client := &http.Client{
-		Transport:     t,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 	gw, err := engine.Load(r.FS, r.Config, engine.Options{
 		Env:          r.Env,
-		Client:       client,
+		Transport:    t,
 		DisplayPath:  r.DisplayPath,
 		Endpoints:    []string{spec},
 		StubServices: true,

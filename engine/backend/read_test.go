@@ -1,4 +1,4 @@
-package engine
+package backend
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"testing/iotest"
 )
 
-func TestReadBody(t *testing.T) {
+func TestReadLimited(t *testing.T) {
 	body := strings.Repeat("x", 1000)
 	for _, tc := range []struct {
 		name      string
@@ -27,7 +27,7 @@ func TestReadBody(t *testing.T) {
 		{"empty", strings.NewReader(""), 0, 10, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := readBody(tc.r, tc.announced, tc.limit)
+			b, err := readLimited(tc.r, tc.announced, tc.limit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -36,20 +36,7 @@ func TestReadBody(t *testing.T) {
 			}
 		})
 	}
-	if _, err := readBody(iotest.ErrReader(io.ErrUnexpectedEOF), -1, 10); err != io.ErrUnexpectedEOF {
+	if _, err := readLimited(iotest.ErrReader(io.ErrUnexpectedEOF), -1, 10); err != io.ErrUnexpectedEOF {
 		t.Errorf("error not passed on: %v", err)
-	}
-}
-
-func TestMediaType(t *testing.T) {
-	for in, want := range map[string]string{
-		"application/json":                "application/json",
-		"Application/JSON; charset=utf-8": "application/json",
-		" text/xml ;q=1":                  "text/xml",
-		"":                                "",
-	} {
-		if got := mediaType(in); got != want {
-			t.Errorf("mediaType(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -1,0 +1,148 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"frontdesk/pipeline"
+)
+
+// pool is a service's instances with their balancing and health state.
+type pool struct {
+	instances []*instance
+	leastReq  bool
+	next      atomic.Uint64
+}
+
+type instance struct {
+	base     string // scheme://host[/base-path], no trailing slash
+	inflight atomic.Int64
+
+	// Passive health: failures in a row, and while ejected, until when.
+	fails     atomic.Int32
+	ejections atomic.Int32 // in a row, without a success in between
+	until     atomic.Int64 // unix nanoseconds; 0 when in service
+}
+
+// Ejection: an instance that fails ejectAfter times in a row (connection
+// failures and 5xx answers) is left out for ejectFor, doubled on every
+// ejection in a row up to ejectMax. One instance always stays in.
+const (
+	ejectAfter = 5
+	ejectFor   = 30 * time.Second
+	ejectMax   = 5 * time.Minute
+)
+
+func newPool(urls []string, leastReq bool) *pool {
+	p := &pool{leastReq: leastReq}
+	for _, u := range urls {
+		p.instances = append(p.instances, &instance{base: u})
+	}
+	return p
+}
+
+// balance is the layer that picks the attempt's instance, counts it in
+// flight, and records the outcome for passive health.
+func (c *Client) balance(next roundTrip) roundTrip {
+	return func(ctx context.Context, a *attempt) (*Response, error) {
+		in := c.pool.pick(a.avoid)
+		a.inst = in
+		in.inflight.Add(1)
+		resp, err := next(ctx, a)
+		in.inflight.Add(-1)
+		switch {
+		case err != nil:
+			if instanceFault(ctx, err) {
+				c.pool.failed(in)
+			}
+		case resp.Status >= 500:
+			c.pool.failed(in)
+		default:
+			c.pool.succeeded(in)
+		}
+		return resp, err
+	}
+}
+
+// instanceFault reports whether err says something about the instance:
+// a connection that failed or broke, not a deadline or a cancel of ours.
+func instanceFault(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var ce *pipeline.CallError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	return ce.Failure == pipeline.FailUnreachable || ce.Failure == pipeline.FailTruncated
+}
+
+// pick chooses the instance for one attempt: round robin, or the one with
+// the fewest requests in flight (ties go round robin), among those not
+// ejected and not avoid (the instance a retry is leaving). When none is
+// left, the one that comes back soonest.
+func (p *pool) pick(avoid *instance) *instance {
+	n := len(p.instances)
+	if n == 1 {
+		return p.instances[0]
+	}
+	now := time.Now().UnixNano()
+	start := int((p.next.Add(1) - 1) % uint64(n)) // the first request goes to the first URL
+	var best *instance
+	for k := 0; k < n; k++ {
+		in := p.instances[(start+k)%n]
+		if in == avoid || in.until.Load() > now {
+			continue
+		}
+		if !p.leastReq {
+			return in
+		}
+		if best == nil || in.inflight.Load() < best.inflight.Load() {
+			best = in
+		}
+	}
+	if best != nil {
+		return best
+	}
+	for k := 0; k < n; k++ {
+		in := p.instances[(start+k)%n]
+		if best == nil || (best == avoid && in != avoid) || (in != avoid && in.until.Load() < best.until.Load()) {
+			best = in
+		}
+	}
+	return best
+}
+
+// failed counts a failure of in, ejecting it on the ejectAfter-th in a row
+// unless every other instance is out already.
+func (p *pool) failed(in *instance) {
+	if len(p.instances) == 1 || in.fails.Add(1) < ejectAfter {
+		return
+	}
+	in.fails.Store(0)
+	now := time.Now().UnixNano()
+	for _, other := range p.instances {
+		if other != in && other.until.Load() <= now {
+			e := in.ejections.Add(1)
+			d := min(ejectFor<<(e-1), ejectMax)
+			in.until.Store(now + int64(d))
+			return
+		}
+	}
+	// The last one in service stays in.
+}
+
+// succeeded ends a run of failures.
+func (p *pool) succeeded(in *instance) {
+	if len(p.instances) == 1 {
+		return
+	}
+	if in.fails.Load() != 0 {
+		in.fails.Store(0)
+	}
+	if in.ejections.Load() != 0 {
+		in.ejections.Store(0)
+	}
+}

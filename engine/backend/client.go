@@ -1,0 +1,128 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"frontdesk/pipeline"
+)
+
+// Config is what a Client is built from.
+type Config struct {
+	Name string
+	// URLs are the instances' bases, scheme://host[/base-path] without a
+	// trailing slash.
+	URLs []string
+	// LeastRequests picks the instance with the fewest requests in flight
+	// instead of round robin.
+	LeastRequests bool
+	// MaxBody bounds every answer's body, in bytes.
+	MaxBody int64
+	// Transport makes the HTTP round trips. It is called directly, not
+	// through an http.Client: redirects are never followed and no cookies
+	// are kept, so a client's per-request copying would be pure cost.
+	Transport http.RoundTripper
+}
+
+// Request is one backend request, as the engine built it from a compiled
+// call. The client owns it until Do returns.
+type Request struct {
+	Call   string // the call's name, for errors
+	Method string
+	// Target is the path and query (already escaped), appended to the
+	// chosen instance's base.
+	Target string
+	Header http.Header
+	Body   []byte // nil: no body
+	// Accept lists statuses of 300 and more that count as an answer
+	// rather than a failure (the call's accept_status).
+	Accept []int
+	// Expose keeps a failed answer's body in the error, for expose_errors.
+	Expose bool
+}
+
+// Response is a backend's whole answer. Body is read in full and bounded by
+// Config.MaxBody.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Client calls one service. It is safe for concurrent use; its instances'
+// balancing and health state is shared by every request.
+type Client struct {
+	name      string
+	pool      *pool
+	transport http.RoundTripper
+	maxBody   int64
+	do        roundTrip // the layers, composed once
+}
+
+// attempt is one try of a request on its way down the layers.
+type attempt struct {
+	req   *Request
+	try   int       // 1 for the first
+	avoid *instance // an instance a retry is leaving
+	inst  *instance // set by balance
+}
+
+// roundTrip is what each layer offers the one above it.
+type roundTrip func(ctx context.Context, a *attempt) (*Response, error)
+
+// layer wraps the next roundTrip.
+type layer func(next roundTrip) roundTrip
+
+// New builds the client of one service.
+func New(cfg Config) *Client {
+	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, pool: newPool(cfg.URLs, cfg.LeastRequests)}
+	c.do = compose(c.layers(), c.exchange)
+	return c
+}
+
+// layers lists the client's layers in the order a request meets them.
+func (c *Client) layers() []layer {
+	return []layer{
+		c.retry,
+		c.balance,
+	}
+}
+
+// compose builds the chain so that layers[0] runs first and last runs at
+// the bottom.
+func compose(layers []layer, last roundTrip) roundTrip {
+	rt := last
+	for _, l := range slices.Backward(layers) {
+		rt = l(rt)
+	}
+	return rt
+}
+
+// Name is the service's name.
+func (c *Client) Name() string { return c.name }
+
+// Do sends req and returns the backend's answer. A status of 300 or more
+// that req.Accept does not list is a failed call (a FailStatus CallError),
+// as are every transport failure and a body over the limit.
+func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
+	resp, err := c.do(ctx, &attempt{req: req, try: 1})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status >= 300 && !slices.Contains(req.Accept, resp.Status) {
+		ce := &pipeline.CallError{Call: req.Call, Failure: pipeline.FailStatus, Status: resp.Status,
+			Err: fmt.Errorf("backend answered %d", resp.Status), Expose: req.Expose}
+		if req.Expose {
+			ce.Body = resp.Body
+			ce.BodyIsJSON = isJSON(resp.Header.Get("Content-Type"))
+		}
+		return resp, ce
+	}
+	return resp, nil
+}
+
+func fail(req *Request, f pipeline.CallFailure, err error) error {
+	return &pipeline.CallError{Call: req.Call, Failure: f, Err: err}
+}

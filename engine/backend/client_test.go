@@ -1,0 +1,229 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"frontdesk/pipeline"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newClient is a client of the given servers, on a transport closed at the
+// end of the test.
+func newClient(t *testing.T, maxBody int64, urls ...string) *Client {
+	t.Helper()
+	tr := NewTransport()
+	t.Cleanup(tr.CloseIdleConnections)
+	return New(Config{Name: "svc", URLs: urls, MaxBody: maxBody, Transport: tr})
+}
+
+func get(target string) *Request {
+	return &Request{Call: "c", Method: http.MethodGet, Target: target, Header: http.Header{}}
+}
+
+func failure(err error) pipeline.CallFailure {
+	var ce *pipeline.CallError
+	if errors.As(err, &ce) {
+		return ce.Failure
+	}
+	return 0
+}
+
+func TestLayersInOrder(t *testing.T) {
+	var order []string
+	mark := func(name string) layer {
+		return func(next roundTrip) roundTrip {
+			return func(ctx context.Context, a *attempt) (*Response, error) {
+				order = append(order, name)
+				return next(ctx, a)
+			}
+		}
+	}
+	rt := compose([]layer{mark("a"), mark("b"), mark("c")}, func(context.Context, *attempt) (*Response, error) {
+		order = append(order, "bottom")
+		return &Response{Status: 200}, nil
+	})
+	rt(context.Background(), &attempt{req: get("/")})
+	if got := strings.Join(order, " "); got != "a b c bottom" {
+		t.Errorf("ran %q", got)
+	}
+}
+
+// TestExchange: the bottom layer against a real server, one fault per
+// path.
+func TestExchange(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"a":1}`)
+		case "/big":
+			io.WriteString(w, strings.Repeat("x", 100))
+		case "/short":
+			w.Header().Set("Content-Length", "50")
+			io.WriteString(w, "only twenty bytes...")
+		case "/redirect":
+			http.Redirect(w, r, "/ok", http.StatusFound)
+		case "/teapot":
+			w.WriteHeader(418)
+			io.WriteString(w, `{"secret":"backend data"}`)
+		case "/headers":
+			io.WriteString(w, r.Header.Get("X-Test")+" "+r.URL.RawQuery)
+		}
+	}))
+	defer srv.Close()
+	c := newClient(t, 64, srv.URL)
+	ctx := context.Background()
+
+	resp, err := c.Do(ctx, get("/ok"))
+	if err != nil || resp.Status != 200 || string(resp.Body) != `{"a":1}` {
+		t.Errorf("ok: %v %+v", err, resp)
+	}
+	if _, err := c.Do(ctx, get("/big")); failure(err) != pipeline.FailBody {
+		t.Errorf("over the limit: %v", err)
+	}
+	if _, err := c.Do(ctx, get("/short")); failure(err) != pipeline.FailTruncated {
+		t.Errorf("short body: %v", err)
+	}
+	resp, err = c.Do(ctx, get("/redirect"))
+	if failure(err) != pipeline.FailStatus || resp == nil || resp.Status != http.StatusFound {
+		t.Errorf("a redirect must be a failed call, not followed: %v %+v", err, resp)
+	}
+	req := get("/redirect")
+	req.Accept = []int{http.StatusFound}
+	if resp, err := c.Do(ctx, req); err != nil || resp.Status != http.StatusFound {
+		t.Errorf("an accepted redirect is the answer: %v %+v", err, resp)
+	}
+	_, err = c.Do(ctx, get("/teapot"))
+	var ce *pipeline.CallError
+	if !errors.As(err, &ce) || ce.Status != 418 || ce.Body != nil {
+		t.Errorf("418 without expose: %#v", err)
+	}
+	req = get("/teapot")
+	req.Expose = true
+	if _, err := c.Do(ctx, req); !errors.As(err, &ce) || string(ce.Body) != `{"secret":"backend data"}` {
+		t.Errorf("418 with expose: %#v", err)
+	}
+	req = get("/headers?a=1")
+	req.Header.Set("X-Test", "sent")
+	if resp, err := c.Do(ctx, req); err != nil || string(resp.Body) != "sent a=1" {
+		t.Errorf("headers and query: %v %q", err, resp.Body)
+	}
+}
+
+// TestExchangeTimeout: a backend that sends nothing is a timeout when the
+// call's deadline passes.
+func TestExchangeTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := newClient(t, 64, srv.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Do(ctx, get("/")); failure(err) != pipeline.FailTimeout {
+		t.Errorf("got %v, want a timeout", err)
+	}
+}
+
+// TestRetryGoesElsewhere: a GET that meets a refused connection or a 503
+// is tried once more on the other instance; a POST is not.
+func TestRetryGoesElsewhere(t *testing.T) {
+	var good atomic.Int32
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		good.Add(1)
+		io.WriteString(w, "fine")
+	}))
+	defer ok.Close()
+	var bad atomic.Int32
+	unavailable := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bad.Add(1)
+		w.WriteHeader(503)
+	}))
+	defer unavailable.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + l.Addr().String()
+	l.Close()
+
+	for _, tc := range []struct {
+		name     string
+		first    string
+		method   string
+		want     int // status
+		wantFail pipeline.CallFailure
+		good     int32
+	}{
+		{"GET after refused", refused, "GET", 200, 0, 1},
+		{"GET after 503", unavailable.URL, "GET", 200, 0, 1},
+		{"POST after 503", unavailable.URL, "POST", 0, pipeline.FailStatus, 0},
+		{"POST after refused", refused, "POST", 0, pipeline.FailUnreachable, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			good.Store(0)
+			c := newClient(t, 64, tc.first, ok.URL) // round robin: the first try goes to the first URL
+			req := get("/")
+			req.Method = tc.method
+			resp, err := c.Do(context.Background(), req)
+			if tc.wantFail != 0 {
+				if failure(err) != tc.wantFail {
+					t.Errorf("got %v, want failure %d", err, tc.wantFail)
+				}
+			} else if err != nil || resp.Status != tc.want {
+				t.Errorf("got %v %+v", err, resp)
+			}
+			if good.Load() != tc.good {
+				t.Errorf("the healthy instance saw %d requests, want %d", good.Load(), tc.good)
+			}
+		})
+	}
+}
+
+// TestBalanceEjects: five failures in a row take an instance out; the
+// other takes every request until then.
+func TestBalanceEjects(t *testing.T) {
+	var hits [2]atomic.Int32
+	srvs := make([]*httptest.Server, 2)
+	for i := range srvs {
+		srvs[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			if i == 0 {
+				w.WriteHeader(500)
+			}
+		}))
+		defer srvs[i].Close()
+	}
+	c := newClient(t, 64, srvs[0].URL, srvs[1].URL)
+	for range 20 {
+		req := get("/")
+		req.Method = "POST" // no retries: each request is one attempt
+		c.Do(context.Background(), req)
+	}
+	if got := hits[0].Load(); got != ejectAfter {
+		t.Errorf("the failing instance saw %d requests, want %d (then ejected)", got, ejectAfter)
+	}
+	if got := hits[1].Load(); got != 20-ejectAfter {
+		t.Errorf("the healthy instance saw %d requests, want %d", got, 20-ejectAfter)
+	}
+	if name := c.Name(); name != "svc" {
+		t.Errorf("name %q", name)
+	}
+}

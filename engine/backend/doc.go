@@ -1,0 +1,18 @@
+// Package backend is the gateway's client for one backend service: built
+// once at load from the service's configuration, it takes a request the
+// engine has built (method, path and query, headers, body) and returns the
+// backend's whole answer or a typed call failure.
+//
+// A Client is a short list of layers, each in its own file and each
+// testable alone; layers lists them in the order they run:
+//
+//	retry    -> another try, on another instance, after a retryable failure
+//	balance  -> pick an instance; passive health (ejection)
+//	exchange -> the HTTP round trip, the body limit, and the status kept
+//
+// Breakers, hedging, per-call caches, metrics and client spans are each one
+// more layer in that list, not an edit in the middle of a long function.
+//
+// Errors are *pipeline.CallError values naming the call, so the edge maps
+// them to a status and a problem document through its one table.
+package backend

@@ -1,0 +1,83 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"frontdesk/pipeline"
+)
+
+// exchange is the bottom layer: one HTTP round trip to the attempt's
+// instance, the whole body read within Config.MaxBody, and the answer
+// returned whatever its status (the layers above classify it).
+func (c *Client) exchange(ctx context.Context, a *attempt) (*Response, error) {
+	req := a.req
+	var body io.Reader
+	if req.Body != nil {
+		body = bytes.NewReader(req.Body)
+	}
+	hr, err := http.NewRequestWithContext(ctx, req.Method, a.inst.base+req.Target, body)
+	if err != nil {
+		return nil, fail(req, pipeline.FailRequest, err)
+	}
+	hr.Header = req.Header
+	if a.try > 1 {
+		hr.Header = req.Header.Clone() // the first try's request may still be referenced
+	}
+	resp, err := c.transport.RoundTrip(hr)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return nil, fail(req, pipeline.FailTimeout, err)
+		}
+		return nil, fail(req, pipeline.FailUnreachable, err)
+	}
+	b, err := readLimited(resp.Body, resp.ContentLength, c.maxBody)
+	resp.Body.Close()
+	switch {
+	case err == nil && int64(len(b)) > c.maxBody:
+		return nil, fail(req, pipeline.FailBody, fmt.Errorf("body larger than %d bytes", c.maxBody))
+	case err == nil:
+		return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+	case ctx.Err() == context.DeadlineExceeded:
+		return nil, fail(req, pipeline.FailTimeout, err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, fail(req, pipeline.FailTruncated, errors.New("the body ended before its Content-Length"))
+	}
+	return nil, fail(req, pipeline.FailUnreachable, err)
+}
+
+// readLimited reads at most limit+1 bytes of r, sized from the announced
+// length when there is one, so a body is read in one buffer, not grown.
+func readLimited(r io.Reader, announced, limit int64) ([]byte, error) {
+	size := int64(512)
+	if announced >= 0 {
+		size = min(announced, limit) + 1
+	}
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) > limit {
+				return b, nil
+			}
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):min(int64(cap(b)), limit+1)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if int64(len(b)) > limit {
+			return b, nil
+		}
+	}
+}
+
+func isJSON(ct string) bool { return strings.Contains(ct, "json") }

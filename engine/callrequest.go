@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"frontdesk/engine/backend"
+	"frontdesk/pipeline"
+	"frontdesk/transform"
+)
+
+// CallInfo says which call a backend request belongs to. With
+// Options.TagCalls it rides on every backend request's context, so an
+// in-process transport (spec tests) can answer by call name.
+type CallInfo struct {
+	Endpoint string // "GET /checkout/{cart_id}"
+	Call     string
+	Index    int // the for_each element, or -1
+}
+
+type callInfoKey struct{}
+
+// CallInfoFrom returns the CallInfo of a backend request's context.
+func CallInfoFrom(ctx context.Context) (CallInfo, bool) {
+	ci, ok := ctx.Value(callInfoKey{}).(CallInfo)
+	return ci, ok
+}
+
+// fetch makes one backend request for c and fills res; index is the
+// for_each element, or -1.
+func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res *result) error {
+	req, err := x.request(c, item)
+	if err != nil {
+		return err
+	}
+	// A call's own deadline, unless the endpoint's comes first anyway: then
+	// the request's context already carries it, and a timer is saved.
+	cctx := ctx
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > c.Timeout {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	if x.p.rt.tagCalls {
+		cctx = context.WithValue(cctx, callInfoKey{}, CallInfo{Endpoint: x.p.Method + " " + x.p.Route, Call: c.Name, Index: index})
+	}
+	resp, err := c.client.Do(cctx, req)
+	if resp != nil {
+		res.status, res.header = resp.Status, resp.Header // meta.NAME sees a refused answer too
+	}
+	if err != nil {
+		return err
+	}
+	if err := x.decode(c, resp.Header.Get("Content-Type"), resp.Body, res); err != nil {
+		return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailBody, Err: err}
+	}
+	return nil
+}
+
+// request builds c's backend request: the path with each value escaped as
+// one segment, the query, the spec's headers and the gateway's, and the
+// body in the call's encoding. It sends nothing.
+func (x *exchange) request(c *Call, item any) (*backend.Request, error) {
+	target, err := x.target(c, item)
+	if err != nil {
+		return nil, err
+	}
+	var body []byte
+	contentType := ""
+	if c.body != nil {
+		if body, contentType, err = x.requestBody(c, item); err != nil {
+			return nil, err
+		}
+	}
+	h := make(http.Header, len(c.headers)+5) // sized once: the spec's headers and ours
+	for _, hd := range c.headers {
+		v, err := x.eval(hd.expr, item)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		s, ok := transform.Stringify(v)
+		if !ok || strings.ContainsAny(s, "\r\n\x00") {
+			return nil, &pipeline.ExprError{Field: hd.expr.field, Err: fmt.Errorf("a header value must be a single-line string, number or boolean")}
+		}
+		h[hd.name] = []string{s}
+	}
+	if body != nil {
+		h["Content-Type"] = []string{contentType}
+	}
+	if x.reqID != "" {
+		h[pipeline.HeaderRequestID] = []string{x.reqID}
+	}
+	h["X-Forwarded-For"] = []string{x.xff}
+	h["X-Forwarded-Proto"] = []string{x.proto}
+	h["X-Forwarded-Host"] = []string{x.r.Host}
+	return &backend.Request{Call: c.Name, Method: c.Method, Target: target, Header: h, Body: body,
+		Accept: c.acceptable, Expose: c.expose}, nil
+}
+
+// target is the path and query of c's request, to be put after the
+// instance's base.
+func (x *exchange) target(c *Call, item any) (string, error) {
+	u := make([]byte, 0, 128)
+	for _, part := range c.path {
+		if part.expr == nil {
+			u = append(u, part.lit...)
+			continue
+		}
+		v, err := x.eval(part.expr, item)
+		if err != nil {
+			return "", err
+		}
+		if u, err = transform.AppendSegment(u, v); err != nil {
+			return "", &pipeline.CallError{Call: c.Name, Failure: pipeline.FailRequest, Err: fmt.Errorf("%s: %w", part.expr.field, err)}
+		}
+	}
+	sep := byte('?')
+	for _, q := range c.query {
+		v, err := x.eval(q.expr, item)
+		if err != nil {
+			return "", err
+		}
+		vals, err := queryValues(v)
+		if err != nil {
+			return "", &pipeline.ExprError{Field: q.expr.field, Err: err}
+		}
+		for _, s := range vals {
+			u = append(u, sep)
+			sep = '&'
+			u = append(u, q.name...) // escaped at load time
+			u = append(u, '=')
+			u = append(u, url.QueryEscape(s)...)
+		}
+	}
+	return string(u), nil
+}
+
+// requestBody renders c's body template and encodes it as the call says.
+func (x *exchange) requestBody(c *Call, item any) (body []byte, contentType string, err error) {
+	b, err := x.render(nil, c.body, item, x.depsEncoder(c))
+	if err != nil {
+		return nil, "", err
+	}
+	switch c.encode {
+	case encodeXML:
+		if b, err = c.codec.JSONToXML(nil, transform.RawJSON(b), c.xmlRoot); err != nil {
+			return nil, "", &pipeline.ExprError{Field: "calls." + c.Name + ".body", Err: err}
+		}
+		return b, "application/xml; charset=utf-8", nil
+	case encodeForm:
+		form, err := transform.EncodeForm(transform.RawJSON(b))
+		if err != nil {
+			return nil, "", &pipeline.ExprError{Field: "calls." + c.Name + ".body", Err: err}
+		}
+		return []byte(form), "application/x-www-form-urlencoded", nil
+	}
+	return b, "application/json", nil
+}
+
+// queryValues turns an expression's value into query parameter values: nil
+// leaves the parameter out, a list repeats it.
+func queryValues(v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if l, ok := v.([]any); ok {
+		out := make([]string, 0, len(l))
+		for _, e := range l {
+			if e == nil {
+				continue
+			}
+			s, ok := transform.Stringify(e)
+			if !ok {
+				return nil, fmt.Errorf("a query list may hold strings, numbers and booleans, not %T", e)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	s, ok := transform.Stringify(v)
+	if !ok {
+		return nil, fmt.Errorf("a query value must be a string, number, boolean or list, not %T", v)
+	}
+	return []string{s}, nil
+}

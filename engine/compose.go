@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"fmt"
+	"frontdesk/pipeline"
+	"frontdesk/transform"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// render appends the JSON of template t.
+// enc splices unchanged backend values; it is the response's own encoder
+// while composing, else one over the spans of the calls a call reads.
+func (x *exchange) render(dst []byte, t *template, item any, enc *transform.Encoder) ([]byte, error) {
+	switch {
+	case t.lit != nil:
+		return append(dst, t.lit...), nil
+	case t.isObj:
+		dst = append(dst, '{')
+		for i, k := range t.keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = transform.AppendString(dst, k)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = x.render(dst, t.fields[i], item, enc); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, '}'), nil
+	case t.isArr:
+		dst = append(dst, '[')
+		for i, e := range t.elems {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = x.render(dst, e, item, enc); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	}
+	e := t.expr
+	if e.Path != nil && item == nil && !x.p.rt.general {
+		if out, ok, err := x.splice(dst, e, enc); ok {
+			return out, err
+		}
+	}
+	v, err := x.eval(e, item)
+	if err != nil {
+		return dst, err
+	}
+	x.refresh(enc)
+	out, err := enc.Append(dst, v)
+	if err != nil {
+		return dst, &pipeline.ExprError{Field: e.field, Err: err}
+	}
+	return out, nil
+}
+
+// splice is the fast path of an expression that is a plain path into one
+// call's result (cart, cart.total, user.address.city): the value is taken
+// from the backend's bytes without decoding the document. It writes exactly
+// what evaluating the expression would (the differential test holds it to
+// that): objects and lists as the backend wrote them, scalars in canonical
+// form. ok is false when the expression must be evaluated instead.
+func (x *exchange) splice(dst []byte, e *expression, enc *transform.Encoder) (out []byte, ok bool, err error) {
+	i, isCall := x.p.callIdx[e.Path[0]]
+	if !isCall {
+		return dst, false, nil
+	}
+	if len(e.Path) == 1 {
+		out, err := x.appendResult(dst, i, enc)
+		return out, true, err
+	}
+	r := &x.results[i]
+	if r.state != stateOK || r.items != nil || r.isText || len(r.body) == 0 {
+		return dst, false, nil
+	}
+	raw, found, ok := transform.Lookup(r.body, e.Path[1:])
+	switch {
+	case !ok:
+		return dst, false, nil // not an object on the way: let expr say why
+	case !found:
+		return append(dst, "null"...), true, nil
+	case raw[0] == '{' || raw[0] == '[':
+		return append(dst, raw...), true, nil
+	}
+	v, err := transform.DecodeJSON(raw)
+	if err != nil {
+		return dst, false, nil
+	}
+	out, err = transform.AppendJSON(dst, v)
+	if err != nil {
+		return dst, true, &pipeline.ExprError{Field: e.field, Err: err}
+	}
+	return out, true, nil
+}
+
+// refresh adds to the response's encoder the spans of results decoded
+// since the last call; other encoders are built whole and left alone.
+func (x *exchange) refresh(enc *transform.Encoder) {
+	if enc != &x.enc {
+		return
+	}
+	for i := range x.results {
+		r := &x.results[i]
+		if !r.inEnc && r.decoded.Load() {
+			r.inEnc = true
+			x.enc.Add(r.spans)
+		}
+		for k := range r.items {
+			it := &r.items[k]
+			if !it.inEnc && it.decoded.Load() {
+				it.inEnc = true
+				x.enc.Add(it.spans)
+			}
+		}
+	}
+}
+
+// depsEncoder is an encoder over the decoded results of the calls c waits
+// for: the only values c's expressions can hold.
+func (x *exchange) depsEncoder(c *Call) *transform.Encoder {
+	enc := transform.NewEncoder()
+	for _, j := range c.deps {
+		r := &x.results[j]
+		if r.decoded.Load() {
+			enc.Add(r.spans)
+		}
+		for k := range r.items {
+			if r.items[k].decoded.Load() {
+				enc.Add(r.items[k].spans)
+			}
+		}
+	}
+	return enc
+}
+
+// appendResult splices call i's result as JSON: raw bytes where the backend
+// answered JSON, without decoding.
+func (x *exchange) appendResult(dst []byte, i int, enc *transform.Encoder) ([]byte, error) {
+	r := &x.results[i]
+	if x.p.rt.general {
+		v, err := r.value()
+		if err != nil {
+			return dst, &pipeline.ExprError{Field: x.p.Calls[i].Name, Err: err}
+		}
+		x.refresh(enc)
+		return enc.Append(dst, v)
+	}
+	switch r.state {
+	case stateSkipped:
+		return append(dst, "null"...), nil
+	case stateFailed:
+		x.refresh(enc)
+		out, err := enc.Append(dst, r.fallback)
+		if err != nil {
+			return dst, &pipeline.ExprError{Field: "calls." + x.p.Calls[i].Name + ".fallback", Err: err}
+		}
+		return out, nil
+	}
+	if r.items != nil {
+		dst = append(dst, '[')
+		for k := range r.items {
+			if k > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendBody(dst, &r.items[k])
+		}
+		return append(dst, ']'), nil
+	}
+	return appendBody(dst, r), nil
+}
+
+func appendBody(dst []byte, r *result) []byte {
+	switch {
+	case r.isText:
+		return transform.AppendString(dst, string(r.body))
+	case len(r.body) == 0:
+		return append(dst, "null"...)
+	}
+	if c := r.body[0]; c == '{' || c == '[' {
+		return append(dst, r.body...) // validated and compacted by decode
+	}
+	// A scalar document is written canonically, as an expression would.
+	v, err := transform.DecodeJSON(r.body)
+	if err != nil {
+		return append(dst, "null"...) // unreachable: the body was validated
+	}
+	out, err := transform.AppendJSON(dst, v)
+	if err != nil {
+		return append(dst, "null"...) // unreachable: the body was validated
+	}
+	return out
+}
+
+// respond composes and writes the response.
+func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
+	p := x.p
+	status := http.StatusOK
+	out := make([]byte, 0, 1024)
+	var err error
+	x.composing = true // every call is done: expressions share one env
+	if p.response != nil && p.response.body != nil {
+		out, err = x.render(out, p.response.body, nil, &x.enc)
+	} else {
+		out = append(out, '{')
+		for i, c := range p.Calls {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = transform.AppendString(out, c.Name)
+			out = append(out, ':')
+			if out, err = x.appendResult(out, i, &x.enc); err != nil {
+				break
+			}
+		}
+		out = append(out, '}')
+	}
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	for i, c := range p.Calls {
+		r := &x.results[i]
+		for _, name := range c.forward {
+			if r.items != nil {
+				for k := range r.items {
+					for _, v := range r.items[k].header[name] {
+						h.Add(name, v)
+					}
+				}
+				continue
+			}
+			for _, v := range r.header[name] {
+				h.Add(name, v)
+			}
+		}
+	}
+	if p.response != nil {
+		if p.response.status != nil {
+			v, err := x.eval(p.response.status, nil)
+			if err != nil {
+				return err
+			}
+			s, ok := toStatus(v)
+			if !ok {
+				return &pipeline.ExprError{Field: p.response.status.field, Err: fmt.Errorf("status must be a whole number from 200 to 599, not %v", v)}
+			}
+			status = s
+		}
+		for _, hd := range p.response.headers {
+			v, err := x.eval(hd.expr, nil)
+			if err != nil {
+				return err
+			}
+			if v == nil {
+				continue
+			}
+			s, ok := transform.Stringify(v)
+			if !ok || strings.ContainsAny(s, "\r\n\x00") {
+				return &pipeline.ExprError{Field: hd.expr.field, Err: fmt.Errorf("a header value must be a single-line string, number or boolean")}
+			}
+			h.Set(hd.name, s)
+		}
+	}
+	var failed []string
+	for i, c := range p.Calls {
+		if x.results[i].state == stateFailed {
+			failed = append(failed, c.Name)
+		}
+	}
+	if len(failed) > 0 {
+		h.Set("Partial-Response", strings.Join(failed, ", "))
+	}
+	if x.format == pipeline.FormatXML {
+		xb, err := p.xmlOut.JSONToXML(nil, transform.RawJSON(out), p.xmlRoot)
+		if err != nil {
+			return &pipeline.ExprError{Field: "response", Err: fmt.Errorf("writing XML: %w", err)}
+		}
+		out = xb
+	}
+	if len(p.formats) > 1 {
+		h.Add("Vary", "Accept")
+	}
+	h.Set("Server-Timing", x.serverTiming(time.Since(start)))
+	h.Set("Content-Type", x.contentType)
+	h.Set("Content-Length", strconv.Itoa(len(out)+1))
+	w.WriteHeader(status)
+	if x.r.Method != http.MethodHead {
+		out = append(out, '\n')
+		w.Write(out)
+	}
+	return nil
+}
+
+func toStatus(v any) (int, bool) {
+	var n int
+	switch s := v.(type) {
+	case int:
+		n = s
+	case float64:
+		if s != float64(int(s)) {
+			return 0, false
+		}
+		n = int(s)
+	default:
+		return 0, false
+	}
+	return n, n >= 200 && n <= 599
+}
+
+// serverTiming lists each call's duration and the total, in milliseconds.
+func (x *exchange) serverTiming(total time.Duration) string {
+	b := make([]byte, 0, 32*(len(x.p.Calls)+1))
+	for i, c := range x.p.Calls {
+		if !x.ran {
+			break
+		}
+		b = append(b, c.Name...)
+		b = append(b, ";dur="...)
+		b = strconv.AppendFloat(b, float64(x.results[i].dur.Microseconds())/1000, 'f', -1, 64)
+		switch x.results[i].state {
+		case stateSkipped:
+			b = append(b, `;desc="skipped"`...)
+		case stateFailed:
+			b = append(b, `;desc="failed"`...)
+		}
+		b = append(b, ", "...)
+	}
+	b = append(b, "total;dur="...)
+	b = strconv.AppendFloat(b, float64(total.Microseconds())/1000, 'f', -1, 64)
+	return string(b)
+}

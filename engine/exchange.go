@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"frontdesk/pipeline"
+	"frontdesk/transform"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// exchange is the state of one request through one plan.
+type exchange struct {
+	p       *Plan
+	r       *http.Request
+	results []result
+	pending []atomic.Int32
+	budget  atomic.Int64 // backend requests left
+
+	params  map[string]any
+	query   map[string]any
+	headers map[string]any
+	body    any
+	auth    map[string]any
+	xff     string
+	proto   string
+	reqID   string
+	ran     bool // the call graph ran: Server-Timing lists the calls
+
+	// While the response is composed: the shared variables and the
+	// encoder that splices unchanged backend values.
+	composing bool
+	respEnv   map[string]any
+	enc       transform.Encoder
+	format    pipeline.Format
+	// contentType is the response's Content-Type, for format.
+	contentType string
+}
+
+// ServeHTTP runs the plan for one request.
+func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	x := &exchange{p: p, r: r, results: make([]result, len(p.Calls)), pending: make([]atomic.Int32, len(p.Calls))}
+	x.budget.Store(int64(p.limits.MaxCallsPerRequest))
+	err := x.prepare()
+	if err != nil {
+		x.ran = false
+	} else {
+		x.ran = true
+		ctx, cancel := context.WithTimeout(r.Context(), p.Timeout)
+		err = x.run(ctx)
+		if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
+			err = pipeline.ErrEndpointTimeout
+		}
+		cancel()
+	}
+	if err != nil && r.Context().Err() != nil {
+		// The client went away: nobody reads what we would write, so it is
+		// logged once, as 499, and nothing is written.
+		x.logError(fmt.Errorf("%w: %v", pipeline.ErrClientClosed, err))
+		return
+	}
+	if err == nil {
+		err = x.respond(w, start)
+	}
+	if err != nil {
+		w.Header().Set("Server-Timing", x.serverTiming(time.Since(start)))
+		x.logError(err)
+		pipeline.WriteError(w, r, err)
+	}
+}
+
+// logError records a failed request: 5xx at warning level (the gateway or a
+// backend is at fault), a client that went away (499) at info level, the
+// rest at debug level.
+func (x *exchange) logError(err error) {
+	status := pipeline.Status(err)
+	level := slog.LevelDebug
+	switch {
+	case status >= 500:
+		level = slog.LevelWarn
+	case status == pipeline.StatusClientClosed:
+		level = slog.LevelInfo
+	}
+	x.p.rt.log.Log(x.r.Context(), level, "request failed", "endpoint", x.p.Method+" "+x.p.Route,
+		"status", status, "request_id", x.reqID, "error", err.Error())
+}

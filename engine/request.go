@@ -1,0 +1,150 @@
+package engine
+
+import (
+	"fmt"
+	"frontdesk/pipeline"
+	"frontdesk/transform"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// prepare reads what expressions need from the request, once.
+func (x *exchange) prepare() error {
+	p, r := x.p, x.r
+	f, ct, ok := pipeline.Negotiate(r.Header.Get("Accept"), p.formats)
+	if !ok {
+		return &pipeline.NotAcceptableError{Offers: p.formats}
+	}
+	x.format, x.contentType = f, ct
+	if r.ContentLength > p.limits.MaxRequestBody {
+		return &pipeline.BodyError{Status: http.StatusRequestEntityTooLarge,
+			Detail: fmt.Sprintf("The request body is larger than %d bytes.", p.limits.MaxRequestBody)}
+	}
+	if p.reads["params"] || len(p.params) > 0 {
+		x.params = make(map[string]any, len(p.params))
+		for _, n := range p.params {
+			x.params[n] = r.PathValue(n)
+		}
+	}
+	if p.reads["query"] {
+		q := r.URL.Query()
+		x.query = make(map[string]any, len(q))
+		for k, v := range q {
+			x.query[k] = v[0]
+		}
+	}
+	if p.reads["headers"] {
+		x.headers = make(map[string]any, len(r.Header))
+		for k, v := range r.Header {
+			x.headers[k] = strings.Join(v, ", ")
+		}
+	}
+	x.auth = anonymous
+	if p.reads["body"] {
+		if err := x.readBody(); err != nil {
+			return err
+		}
+	}
+	x.reqID = r.Header.Get(pipeline.HeaderRequestID)
+	x.xff = forwardedFor(r, p.rt.trusted)
+	x.proto = "http"
+	if r.TLS != nil {
+		x.proto = "https"
+	}
+	return nil
+}
+
+func (x *exchange) readBody() error {
+	r := x.r
+	max := x.p.limits.MaxRequestBody
+	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body could not be read."}
+	}
+	if int64(len(b)) > max {
+		return &pipeline.BodyError{Status: http.StatusRequestEntityTooLarge,
+			Detail: fmt.Sprintf("The request body is larger than %d bytes.", max)}
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	ct := r.Header.Get("Content-Type")
+	mt := mediaType(ct)
+	switch {
+	case ct == "" || mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		if err := transform.CheckJSON(b, x.p.limits.MaxJSONDepth); err != nil {
+			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not valid JSON (" + strings.TrimPrefix(err.Error(), "invalid JSON: ") + ")."}
+		}
+		v, err := transform.DecodeJSON(b)
+		if err != nil {
+			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not valid JSON."}
+		}
+		x.body = v
+	case mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml"):
+		j, err := x.p.xmlIn.XMLToJSON(nil, b)
+		if err != nil {
+			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not usable XML (" + err.Error() + ")."}
+		}
+		v, err := transform.DecodeJSON(j)
+		if err != nil {
+			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not usable XML."}
+		}
+		x.body = v
+	case mt == "application/x-www-form-urlencoded":
+		vals, err := url.ParseQuery(string(b))
+		if err != nil {
+			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The form body is malformed."}
+		}
+		m := make(map[string]any, len(vals))
+		for k, v := range vals {
+			m[k] = v[0]
+		}
+		x.body = m
+	case strings.HasPrefix(mt, "text/"):
+		x.body = string(b)
+	default:
+		return &pipeline.BodyError{Status: http.StatusUnsupportedMediaType,
+			Detail: fmt.Sprintf("Content-Type %q is not accepted; send application/json, application/xml or a form.", mt)}
+	}
+	return nil
+}
+
+// forwardedFor is the X-Forwarded-For to send: the client's chain when the
+// peer is a trusted proxy, then the peer itself.
+func forwardedFor(r *http.Request, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+		if a, err := netip.ParseAddr(host); err == nil {
+			a = a.Unmap()
+			for _, t := range trusted {
+				if t.Contains(a) {
+					return strings.Join(prior, ", ") + ", " + host
+				}
+			}
+		}
+	}
+	return host
+}
+
+// mediaType is the lower-case media type of a Content-Type value, without
+// parameters; it does what mime.ParseMediaType does for this purpose
+// without allocating for the common, already lower-case, case.
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	for i := 0; i < len(ct); i++ {
+		if 'A' <= ct[i] && ct[i] <= 'Z' {
+			return strings.ToLower(ct)
+		}
+	}
+	return ct
+}

@@ -1,0 +1,41 @@
+package engine
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+
+	"frontdesk/engine/backend"
+)
+
+// runtime is what every plan of one loaded gateway shares: the backend
+// clients with their balancing and health state, and the logger.
+type runtime struct {
+	transport http.RoundTripper
+	clients   map[string]*backend.Client // by service name
+	log       *slog.Logger
+	trusted   []netip.Prefix
+	tagCalls  bool
+	general   bool // Options.NoFastPaths
+	maxBody   int64
+}
+
+// client is the backend client of cfg's service, built on first use: one
+// per service, shared by every call to it.
+func (rt *runtime) client(cfg *ServiceConfig) *backend.Client {
+	if c, ok := rt.clients[cfg.Name]; ok {
+		return c
+	}
+	urls := make([]string, len(cfg.URLs))
+	for i, u := range cfg.URLs {
+		urls[i] = u.String()
+	}
+	c := backend.New(backend.Config{Name: cfg.Name, URLs: urls, LeastRequests: cfg.Balance == "least_requests",
+		MaxBody: rt.maxBody, Transport: rt.transport})
+	rt.clients[cfg.Name] = c
+	return c
+}
+
+// NewTransport returns the transport the gateway uses for backends when
+// Options.Transport is nil.
+func NewTransport() *http.Transport { return backend.NewTransport() }

@@ -1,0 +1,167 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"frontdesk/pipeline"
+	"runtime/debug"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// run executes the call graph: every call starts as soon as the calls it
+// reads are done. A required failure cancels the rest.
+func (x *exchange) run(ctx context.Context) error {
+	if len(x.p.Calls) == 0 {
+		return nil
+	}
+	if len(x.p.Calls) == 1 {
+		// One call: nothing to overlap, so no goroutine and no group.
+		return x.runOne(ctx)
+	}
+	for i, c := range x.p.Calls {
+		x.pending[i].Store(int32(len(c.deps)))
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, i := range x.p.roots {
+		x.start(gctx, g, i)
+	}
+	return g.Wait()
+}
+
+// runOne runs a plan's only call on the request's goroutine, with the same
+// panic handling as a call goroutine.
+func (x *exchange) runOne(ctx context.Context) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = x.recovered(x.p.Calls[0].Name, v)
+		}
+	}()
+	return x.runCall(ctx, 0)
+}
+
+func (x *exchange) start(ctx context.Context, g *errgroup.Group, i int) {
+	g.Go(func() (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = x.recovered(x.p.Calls[i].Name, v)
+			}
+		}()
+		if err := x.runCall(ctx, i); err != nil {
+			return err
+		}
+		for _, j := range x.p.Calls[i].dependents {
+			if x.pending[j].Add(-1) == 0 {
+				x.start(ctx, g, j)
+			}
+		}
+		return nil
+	})
+}
+
+// recovered turns a panic in a call's goroutine into a PanicError and logs
+// it with its stack, as pipeline.Recover does for the request's goroutine.
+func (x *exchange) recovered(call string, v any) error {
+	stack := debug.Stack()
+	x.p.rt.log.Error("panic", "method", x.r.Method, "path", x.r.URL.Path, "call", call, "panic", v, "stack", string(stack))
+	return &pipeline.PanicError{Value: v, Stack: stack}
+}
+
+// runCall runs call i to its end. It returns an error only for a required
+// call's failure; an optional failure is recorded in the result.
+func (x *exchange) runCall(ctx context.Context, i int) error {
+	c := x.p.Calls[i]
+	res := &x.results[i]
+	t0 := time.Now()
+	err := x.call(ctx, c, res)
+	res.dur = time.Since(t0)
+	if err == nil {
+		res.state = stateOK
+		return nil
+	}
+	if err == errSkipped {
+		res.state = stateSkipped
+		return nil
+	}
+	res.err = err
+	if !c.Optional || ctx.Err() == context.Canceled {
+		return err
+	}
+	var pe *pipeline.PanicError
+	if errors.As(err, &pe) {
+		return err
+	}
+	res.state = stateFailed
+	if c.fallback != nil {
+		v, ferr := x.eval(c.fallback, nil)
+		if ferr != nil {
+			return ferr
+		}
+		res.fallback = v
+	}
+	return nil
+}
+
+var errSkipped = errors.New("skipped")
+
+func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
+	if c.when != nil {
+		v, err := x.eval(c.when, nil)
+		if err != nil {
+			return err
+		}
+		if b, ok := v.(bool); !ok || !b {
+			if !ok && v != nil {
+				return &pipeline.ExprError{Field: c.when.field, Err: fmt.Errorf("when must be true or false, not %T", v)}
+			}
+			return errSkipped
+		}
+	}
+	if c.forEach == nil {
+		if x.budget.Add(-1) < 0 {
+			return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailLimit,
+				Err: fmt.Errorf("the request needs more than %d backend calls", x.p.limits.MaxCallsPerRequest)}
+		}
+		res.keys, res.whole = c.decodeKeys, c.decodeWhole || x.p.rt.general
+		return x.fetch(ctx, c, nil, -1, res)
+	}
+	v, err := x.eval(c.forEach, nil)
+	if err != nil {
+		return err
+	}
+	var list []any
+	switch l := v.(type) {
+	case nil:
+	case []any:
+		list = l
+	default:
+		return &pipeline.ExprError{Field: c.forEach.field, Err: fmt.Errorf("for_each must be a list, not %T", v)}
+	}
+	if x.budget.Add(-int64(len(list))) < 0 {
+		return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailLimit,
+			Err: fmt.Errorf("for_each over %d elements would make the request exceed %d backend calls", len(list), x.p.limits.MaxCallsPerRequest)}
+	}
+	res.items = make([]result, len(list))
+	g, gctx := errgroup.WithContext(ctx)
+	for k := range list {
+		g.Go(func() (err error) {
+			defer func() {
+				if v := recover(); v != nil {
+					err = x.recovered(c.Name, v)
+				}
+			}()
+			it := &res.items[k]
+			it.whole = true
+			t0 := time.Now()
+			err = x.fetch(gctx, c, list[k], k, it)
+			it.dur = time.Since(t0)
+			if err == nil {
+				it.state = stateOK
+			}
+			return err
+		})
+	}
+	return g.Wait()
+}
