@@ -8,10 +8,13 @@
 // the server both call Load: what lints clean serves.
 //
 // A Plan is one compiled endpoint: immutable, an http.Handler, shared by
-// every request. Serving a request (serve.go) is an exchange: the request's
-// names are read once, every call starts as soon as the calls it reads are
-// done, backend bodies are checked and kept as bytes, and the response is
-// appended in spec order. Only the keys expressions read are decoded; plain
+// every request. Serving a request is an exchange (exchange.go): the
+// request's names are read once (request.go, env.go), every call starts as
+// soon as the calls it reads are done (schedule.go), each call's request is
+// built (callrequest.go) and sent through its service's client
+// (engine/backend), backend bodies are checked and kept as bytes
+// (answer.go, result.go), and the response is appended in spec order
+// (compose.go). Only the keys expressions read are decoded; plain
 // paths are spliced from the backend's bytes (Options.NoFastPaths turns
 // that off, and the differential tests hold both ways to one output).
 //
