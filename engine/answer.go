@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"frontdesk/transform"
@@ -25,7 +26,7 @@ func (x *exchange) decode(c *Call, ct string, b []byte, res *result) error {
 		spaced, err := transform.ScanJSON(b, x.p.limits.MaxJSONDepth)
 		if err != nil {
 			if isSpace(b) {
-				return errors.New("the body is only whitespace, which is not JSON")
+				return errOnlySpace
 			}
 			return err
 		}
@@ -65,6 +66,8 @@ func sniff(ct string, b []byte, maxDepth int) decodeMode {
 	return decodeText
 }
 
+var errOnlySpace = errors.New("the body is only whitespace, which is not JSON")
+
 func isSpace(b []byte) bool {
 	for _, c := range b {
 		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
@@ -72,4 +75,16 @@ func isSpace(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// bodyReason is what a client is told about a backend body the gateway
+// could not use: the kind of fault, never the body's bytes.
+func bodyReason(err error, maxDepth int) string {
+	switch {
+	case errors.Is(err, errOnlySpace):
+		return "it is only whitespace, which is not JSON"
+	case errors.Is(err, transform.ErrTooDeep):
+		return fmt.Sprintf("it nests deeper than %d levels", maxDepth)
+	}
+	return transform.BodyReason(err)
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -56,7 +57,7 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 		return err
 	}
 	if err := x.decode(c, resp.Header.Get("Content-Type"), resp.Body, res); err != nil {
-		return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailBody, Err: err}
+		return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailBody, Err: err, Reason: bodyReason(err, x.p.limits.MaxJSONDepth)}
 	}
 	return nil
 }
@@ -87,7 +88,7 @@ func (x *exchange) request(c *Call, item any) (*backend.Request, error) {
 		}
 		s, ok := transform.Stringify(v)
 		if !ok || strings.ContainsAny(s, "\r\n\x00") {
-			return nil, &pipeline.ExprError{Field: hd.expr.field, Err: fmt.Errorf("a header value must be a single-line string, number or boolean")}
+			return nil, errHeaderValue(hd.expr.field)
 		}
 		h[hd.name] = []string{s}
 	}
@@ -118,7 +119,8 @@ func (x *exchange) target(c *Call, item any) (string, error) {
 			return "", err
 		}
 		if u, err = transform.AppendSegment(u, v); err != nil {
-			return "", &pipeline.CallError{Call: c.Name, Failure: pipeline.FailRequest, Err: fmt.Errorf("%s: %w", part.expr.field, err)}
+			err = fmt.Errorf("%s: %w", part.expr.field, err)
+			return "", &pipeline.CallError{Call: c.Name, Failure: pipeline.FailRequest, Err: err, Reason: err.Error()}
 		}
 	}
 	sep := byte('?')
@@ -129,7 +131,7 @@ func (x *exchange) target(c *Call, item any) (string, error) {
 		}
 		vals, err := queryValues(v)
 		if err != nil {
-			return "", &pipeline.ExprError{Field: q.expr.field, Err: err}
+			return "", &pipeline.ExprError{Field: q.expr.field, Err: err, Reason: err.Error()}
 		}
 		for _, s := range vals {
 			u = append(u, sep)
@@ -151,13 +153,13 @@ func (x *exchange) requestBody(c *Call, item any) (body []byte, contentType stri
 	switch c.encode {
 	case encodeXML:
 		if b, err = c.codec.JSONToXML(nil, transform.RawJSON(b), c.xmlRoot); err != nil {
-			return nil, "", &pipeline.ExprError{Field: "calls." + c.Name + ".body", Err: err}
+			return nil, "", &pipeline.ExprError{Field: "calls." + c.Name + ".body", Err: err, Reason: "the body could not be written as XML"}
 		}
 		return b, "application/xml; charset=utf-8", nil
 	case encodeForm:
 		form, err := transform.EncodeForm(transform.RawJSON(b))
 		if err != nil {
-			return nil, "", &pipeline.ExprError{Field: "calls." + c.Name + ".body", Err: err}
+			return nil, "", &pipeline.ExprError{Field: "calls." + c.Name + ".body", Err: err, Reason: "the body could not be written as a form"}
 		}
 		return []byte(form), "application/x-www-form-urlencoded", nil
 	}
@@ -178,7 +180,7 @@ func queryValues(v any) ([]string, error) {
 			}
 			s, ok := transform.Stringify(e)
 			if !ok {
-				return nil, fmt.Errorf("a query list may hold strings, numbers and booleans, not %T", e)
+				return nil, fmt.Errorf("a query list may hold strings, numbers and booleans, not %s", transform.Kind(e))
 			}
 			out = append(out, s)
 		}
@@ -186,7 +188,13 @@ func queryValues(v any) ([]string, error) {
 	}
 	s, ok := transform.Stringify(v)
 	if !ok {
-		return nil, fmt.Errorf("a query value must be a string, number, boolean or list, not %T", v)
+		return nil, fmt.Errorf("a query value must be a string, number, boolean or list, not %s", transform.Kind(v))
 	}
 	return []string{s}, nil
+}
+
+// errHeaderValue is a header expression whose value cannot be sent.
+func errHeaderValue(field string) error {
+	const why = "a header value must be a single-line string, number or boolean"
+	return &pipeline.ExprError{Field: field, Err: errors.New(why), Reason: why}
 }

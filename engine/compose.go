@@ -57,7 +57,7 @@ func (x *exchange) render(dst []byte, t *template, item any, enc *transform.Enco
 	x.refresh(enc)
 	out, err := enc.Append(dst, v)
 	if err != nil {
-		return dst, &pipeline.ExprError{Field: e.field, Err: err}
+		return dst, &pipeline.ExprError{Field: e.field, Err: err, Reason: transform.Reason(err)}
 	}
 	return out, nil
 }
@@ -96,7 +96,7 @@ func (x *exchange) splice(dst []byte, e *expression, enc *transform.Encoder) (ou
 	}
 	out, err = transform.AppendJSON(dst, v)
 	if err != nil {
-		return dst, true, &pipeline.ExprError{Field: e.field, Err: err}
+		return dst, true, &pipeline.ExprError{Field: e.field, Err: err, Reason: transform.Reason(err)}
 	}
 	return out, true, nil
 }
@@ -148,7 +148,7 @@ func (x *exchange) appendResult(dst []byte, i int, enc *transform.Encoder) ([]by
 	if x.p.rt.general {
 		v, err := r.value()
 		if err != nil {
-			return dst, &pipeline.ExprError{Field: x.p.Calls[i].Name, Err: err}
+			return dst, &pipeline.ExprError{Field: x.p.Calls[i].Name, Err: err, Reason: "the answer of call " + strconv.Quote(x.p.Calls[i].Name) + " could not be decoded"}
 		}
 		x.refresh(enc)
 		return enc.Append(dst, v)
@@ -160,7 +160,7 @@ func (x *exchange) appendResult(dst []byte, i int, enc *transform.Encoder) ([]by
 		x.refresh(enc)
 		out, err := enc.Append(dst, r.fallback)
 		if err != nil {
-			return dst, &pipeline.ExprError{Field: "calls." + x.p.Calls[i].Name + ".fallback", Err: err}
+			return dst, &pipeline.ExprError{Field: "calls." + x.p.Calls[i].Name + ".fallback", Err: err, Reason: transform.Reason(err)}
 		}
 		return out, nil
 	}
@@ -250,7 +250,7 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 			}
 			s, ok := toStatus(v)
 			if !ok {
-				return &pipeline.ExprError{Field: p.response.status.field, Err: fmt.Errorf("status must be a whole number from 200 to 599, not %v", v)}
+				return &pipeline.ExprError{Field: p.response.status.field, Err: fmt.Errorf("status must be a whole number from 200 to 599, not %v", v), Reason: "the status must be a whole number from 200 to 599"}
 			}
 			status = s
 		}
@@ -264,7 +264,7 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 			}
 			s, ok := transform.Stringify(v)
 			if !ok || strings.ContainsAny(s, "\r\n\x00") {
-				return &pipeline.ExprError{Field: hd.expr.field, Err: fmt.Errorf("a header value must be a single-line string, number or boolean")}
+				return errHeaderValue(hd.expr.field)
 			}
 			h.Set(hd.name, s)
 		}
@@ -281,7 +281,7 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 	if x.format == pipeline.FormatXML {
 		xb, err := p.xmlOut.JSONToXML(nil, transform.RawJSON(out), p.xmlRoot)
 		if err != nil {
-			return &pipeline.ExprError{Field: "response", Err: fmt.Errorf("writing XML: %w", err)}
+			return &pipeline.ExprError{Field: "response", Err: fmt.Errorf("writing XML: %w", err), Reason: "the response could not be written as XML"}
 		}
 		out = xb
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"frontdesk/pipeline"
 	"frontdesk/transform"
+	"strconv"
 	"strings"
 )
 
@@ -50,7 +51,7 @@ func (x *exchange) env(e *expression, item any) (map[string]any, error) {
 		default:
 			v, err := x.results[x.p.callIndex(n)].value()
 			if err != nil {
-				return nil, &pipeline.ExprError{Field: e.field, Err: fmt.Errorf("reading %s: %w", n, err)}
+				return nil, &pipeline.ExprError{Field: e.field, Err: fmt.Errorf("reading %s: %w", n, err), Reason: "the answer of call " + strconv.Quote(n) + " could not be decoded"}
 			}
 			env[n] = v
 		}
@@ -105,7 +106,7 @@ func (x *exchange) eval(e *expression, item any) (any, error) {
 	}
 	v, err := e.Run(env)
 	if err != nil {
-		return nil, &pipeline.ExprError{Field: e.field, Err: err}
+		return nil, &pipeline.ExprError{Field: e.field, Err: err, Reason: transform.Reason(err)}
 	}
 	return v, nil
 }

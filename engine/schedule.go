@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"frontdesk/pipeline"
+	"frontdesk/transform"
 	"runtime/debug"
 	"time"
 
@@ -114,15 +115,14 @@ func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
 		}
 		if b, ok := v.(bool); !ok || !b {
 			if !ok && v != nil {
-				return &pipeline.ExprError{Field: c.when.field, Err: fmt.Errorf("when must be true or false, not %T", v)}
+				return &pipeline.ExprError{Field: c.when.field, Err: fmt.Errorf("when must be true or false, not %s", transform.Kind(v)), Reason: "when must give true or false"}
 			}
 			return errSkipped
 		}
 	}
 	if c.forEach == nil {
 		if x.budget.Add(-1) < 0 {
-			return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailLimit,
-				Err: fmt.Errorf("the request needs more than %d backend calls", x.p.limits.MaxCallsPerRequest)}
+			return limitError(c, fmt.Sprintf("the request needs more than %d backend calls", x.p.limits.MaxCallsPerRequest))
 		}
 		res.keys, res.whole = c.decodeKeys, c.decodeWhole || x.p.rt.general
 		return x.fetch(ctx, c, nil, -1, res)
@@ -137,11 +137,10 @@ func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
 	case []any:
 		list = l
 	default:
-		return &pipeline.ExprError{Field: c.forEach.field, Err: fmt.Errorf("for_each must be a list, not %T", v)}
+		return &pipeline.ExprError{Field: c.forEach.field, Err: fmt.Errorf("for_each must be a list, not %s", transform.Kind(v)), Reason: "for_each must give a list"}
 	}
 	if x.budget.Add(-int64(len(list))) < 0 {
-		return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailLimit,
-			Err: fmt.Errorf("for_each over %d elements would make the request exceed %d backend calls", len(list), x.p.limits.MaxCallsPerRequest)}
+		return limitError(c, fmt.Sprintf("for_each over %d elements would make the request exceed %d backend calls", len(list), x.p.limits.MaxCallsPerRequest))
 	}
 	res.items = make([]result, len(list))
 	g, gctx := errgroup.WithContext(ctx)
@@ -164,4 +163,8 @@ func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
 		})
 	}
 	return g.Wait()
+}
+
+func limitError(c *Call, why string) error {
+	return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailLimit, Err: errors.New(why), Reason: why}
 }

@@ -34,13 +34,15 @@ const (
 
 // CallError is a failed backend call. Status is the backend's status for
 // FailStatus. Body holds the backend's answer, written to the client only
-// when Expose is set.
+// when Expose is set. Err is for the log; Reason, when set, is the phrase
+// the client's problem detail gives (it never holds the backend's data).
 type CallError struct {
 	Call       string
 	Service    string // set for FailBreakerOpen
 	Failure    CallFailure
 	Status     int
 	Err        error
+	Reason     string
 	Body       []byte
 	BodyIsJSON bool
 	Expose     bool
@@ -69,10 +71,13 @@ type BodyError struct {
 func (e *BodyError) Error() string { return e.Detail }
 
 // ExprError is an expression that failed while composing a request or a
-// response, naming the spec field it belongs to.
+// response, naming the spec field it belongs to. Err is for the log, with
+// whatever values it met; Reason is the fixed phrase the client is told
+// (transform.Reason gives one for expr's errors).
 type ExprError struct {
-	Field string
-	Err   error
+	Field  string
+	Err    error
+	Reason string
 }
 
 func (e *ExprError) Error() string { return fmt.Sprintf("%s: %v", e.Field, e.Err) }

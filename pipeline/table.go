@@ -123,7 +123,7 @@ var table = []kind{
 		detail: func(err error) string {
 			var ce *CallError
 			errors.As(err, &ce)
-			return "Call " + strconv.Quote(ce.Call) + " answered a body the gateway cannot use: " + ce.Err.Error() + "."
+			return "Call " + strconv.Quote(ce.Call) + " answered a body the gateway cannot use: " + or(ce.Reason, "it could not be read") + "."
 		}},
 	{Type: "urn:frontdesk:call-truncated", Title: "Truncated backend answer", status: http.StatusBadGateway,
 		match: callFailed(FailTruncated), detail: callDetail("answered a truncated body: it ended before its Content-Length.")},
@@ -132,14 +132,14 @@ var table = []kind{
 		detail: func(err error) string {
 			var ce *CallError
 			errors.As(err, &ce)
-			return "Call " + strconv.Quote(ce.Call) + " could not be built: " + ce.Err.Error() + "."
+			return "Call " + strconv.Quote(ce.Call) + " could not be built: " + or(ce.Reason, "a value it needs was missing or of the wrong kind") + "."
 		}},
 	{Type: "urn:frontdesk:call-limit", Title: "Too many backend calls", status: http.StatusBadGateway,
 		match: callFailed(FailLimit),
 		detail: func(err error) string {
 			var ce *CallError
 			errors.As(err, &ce)
-			return "Call " + strconv.Quote(ce.Call) + ": " + ce.Err.Error() + "."
+			return "Call " + strconv.Quote(ce.Call) + ": " + or(ce.Reason, "the request needs more backend calls than allowed") + "."
 		}},
 	{Type: "urn:frontdesk:call-breaker-open", Title: "Backend unavailable", status: http.StatusServiceUnavailable,
 		match: callFailed(FailBreakerOpen),
@@ -160,7 +160,7 @@ var table = []kind{
 		detail: func(err error) string {
 			var ee *ExprError
 			errors.As(err, &ee)
-			return "The expression of " + ee.Field + " failed: " + ee.Err.Error()
+			return "The expression of " + ee.Field + " failed: " + or(ee.Reason, "it could not be evaluated on the values it read") + "."
 		}},
 	{Type: "urn:frontdesk:not-found", Title: "Not found", status: http.StatusNotFound,
 		match: is(ErrNotFound), detail: fixed(ErrNotFound.Error() + ".")},
@@ -173,6 +173,14 @@ var table = []kind{
 		detail: fixed("The client went away before the answer.")},
 	{Type: "urn:frontdesk:timeout", Title: "Gateway timeout", status: http.StatusGatewayTimeout,
 		match: is(context.DeadlineExceeded), detail: fixed("The request did not finish in time.")},
+}
+
+// or is s, or else when s is empty.
+func or(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
 }
 
 func challenge(err error, h http.Header) {

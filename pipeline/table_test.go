@@ -46,7 +46,7 @@ func TestErrorTable(t *testing.T) {
 		{"call body", &CallError{Call: "cart", Failure: FailBody, Err: errors.New("invalid JSON")}, 502, "urn:frontdesk:call-body", "Bad backend answer", "cannot use", nil, "cart"},
 		{"call truncated", call(FailTruncated, 0), 502, "urn:frontdesk:call-truncated", "Truncated backend answer", "truncated", nil, "cart"},
 		{"call request", &CallError{Call: "cart", Failure: FailRequest, Err: errors.New("path: nil")}, 502, "urn:frontdesk:call-request", "Backend request not built", "could not be built", nil, "cart"},
-		{"call limit", &CallError{Call: "cart", Failure: FailLimit, Err: errors.New("too many")}, 502, "urn:frontdesk:call-limit", "Too many backend calls", "too many", nil, "cart"},
+		{"call limit", &CallError{Call: "cart", Failure: FailLimit, Err: errors.New("too many")}, 502, "urn:frontdesk:call-limit", "Too many backend calls", "more backend calls", nil, "cart"},
 		{"breaker open", &CallError{Call: "cart", Service: "carts", Failure: FailBreakerOpen}, 503, "urn:frontdesk:call-breaker-open", "Backend unavailable", `service "carts"`, nil, "cart"},
 		{"call unreachable", call(FailUnreachable, 0), 502, "urn:frontdesk:call-unreachable", "Backend unreachable", "could not reach", nil, "cart"},
 		{"body too large", &BodyError{Status: 413, Detail: "Too big."}, 413, "urn:frontdesk:request-body", "Request Entity Too Large", "Too big.", nil, ""},

@@ -83,12 +83,12 @@ func pathArgs(name string, args []any) (map[string]any, [][]string, error) {
 			for _, e := range k {
 				s, ok := e.(string)
 				if !ok {
-					return nil, nil, fmt.Errorf("%s: keys must be strings, not %T", name, e)
+					return nil, nil, fmt.Errorf("%s: keys must be strings, not %s", name, kindName(e))
 				}
 				paths = append(paths, strings.Split(s, "."))
 			}
 		default:
-			return nil, nil, fmt.Errorf("%s: keys must be strings, not %T", name, a)
+			return nil, nil, fmt.Errorf("%s: keys must be strings, not %s", name, kindName(a))
 		}
 	}
 	return obj, paths, nil
@@ -213,7 +213,7 @@ func kindName(v any) string {
 	case float64, int, int64:
 		return "a number"
 	}
-	return fmt.Sprintf("%T", v)
+	return "a value of another kind"
 }
 
 // Rename returns a copy of an object with keys renamed:
@@ -398,7 +398,7 @@ func ToNumber(args ...any) (any, error) {
 		case reflect.Float32, reflect.Float64:
 			f = rv.Float()
 		default:
-			return nil, fmt.Errorf("to_number: cannot convert %T to a number", x)
+			return nil, fmt.Errorf("to_number: cannot convert %s to a number", kindName(x))
 		}
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {

@@ -130,7 +130,7 @@ func AppendSegment(dst []byte, v any) ([]byte, error) {
 	case bool:
 		s = strconv.FormatBool(x)
 	default:
-		return dst, fmt.Errorf("a %T cannot be a path segment", v)
+		return dst, fmt.Errorf("%s cannot be a path segment", kindName(v))
 	}
 	if s == "" {
 		return dst, ErrEmptySegment
