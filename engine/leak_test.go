@@ -44,7 +44,7 @@ func TestErrorsCarryNoBackendData(t *testing.T) {
 		"status":   "x.secret",
 	}
 	fsys := fstest.MapFS{
-		"gateway.json": {Data: []byte(`{"endpoints": ["e"], "services": {"s": {"urls": ["` + backend.URL + `"]}}}`)},
+		"gateway.json":  {Data: []byte(`{"endpoints": ["e"], "services": {"s": {"urls": ["` + backend.URL + `"]}}}`)},
 		"e/broken.json": {Data: []byte(`{"method": "GET", "path": "/broken", "calls": {"x": {"service": "s", "path": "/broken"}}}`)},
 		"e/xml.json":    {Data: []byte(`{"method": "GET", "path": "/xml", "calls": {"x": {"service": "s", "path": "/xml"}}}`)},
 		"e/when.json":   {Data: []byte(`{"method": "GET", "path": "/when", "calls": {"x": {"service": "s", "path": "/"}, "y": {"service": "s", "path": "/", "when": "x.secret"}}}`)},
