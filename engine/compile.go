@@ -237,6 +237,11 @@ func (c *compiler) compile() *Plan {
 			resp.status = c.expr(r.Status, "response.status", withCalls)
 		}
 		for _, h := range r.Headers {
+			if hopByHop[h.Key] {
+				c.d.errorf(h.KeyPos, RuleReservedHeader, "response.headers."+h.Key,
+					"response.headers: %s belongs to the connection and is set by the gateway; a spec cannot set it", h.Key)
+				continue
+			}
 			resp.headers = append(resp.headers, namedExpr{h.Key, c.expr(h.Value, "response.headers."+h.Key, withCalls)})
 		}
 		if r.Body != nil {
@@ -361,7 +366,9 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 	}
 	for _, h := range cs.Headers {
 		if hopByHop[h.Key] {
-			continue // never sent: hop-by-hop headers belong to one connection
+			c.d.errorf(h.KeyPos, RuleReservedHeader, field+".headers."+h.Key,
+				"%s.headers: %s belongs to the connection and is set by the gateway; a spec cannot send it", field, h.Key)
+			continue
 		}
 		call.headers = append(call.headers, namedExpr{h.Key, c.expr(h.Value, field+".headers."+h.Key, inner)})
 	}

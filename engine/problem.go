@@ -92,6 +92,7 @@ const (
 	RuleUnusedCall     = "unused-call"
 	RuleForEach        = "for-each-not-list"
 	RuleMergeCollision = "merge-collision"
+	RuleReservedHeader = "reserved-header"
 )
 
 // didYouMean returns ` (did you mean "x"?)` when one of known is close to s.

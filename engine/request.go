@@ -42,6 +42,7 @@ func (x *exchange) prepare() error {
 		for k, v := range r.Header {
 			x.headers[k] = strings.Join(v, ", ")
 		}
+		dropHopByHop(x.headers, r.Header["Connection"])
 	}
 	x.auth = anonymous
 	if p.reads["body"] {
@@ -147,4 +148,22 @@ func mediaType(ct string) string {
 		}
 	}
 	return ct
+}
+
+// dropHopByHop removes from a client's headers those that belong to its
+// connection: the hop-by-hop ones, and every one its Connection header
+// names (RFC 9110 7.6.1), so no spec can pass them on.
+func dropHopByHop(h map[string]any, connection []string) {
+	for _, v := range connection {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				delete(h, http.CanonicalHeaderKey(name))
+			}
+		}
+	}
+	for name := range hopByHop {
+		if name != "Host" && name != "Content-Length" {
+			delete(h, name)
+		}
+	}
 }
