@@ -14,6 +14,7 @@ type pool struct {
 	instances []*instance
 	leastReq  bool
 	next      atomic.Uint64
+	successes atomic.Uint64 // answers of every instance, for telling a frozen one
 }
 
 type instance struct {
@@ -24,6 +25,7 @@ type instance struct {
 	fails     atomic.Int32
 	ejections atomic.Int32 // in a row, without a success in between
 	until     atomic.Int64 // unix nanoseconds; 0 when in service
+	successes atomic.Uint64
 }
 
 // Ejection: an instance that fails ejectAfter times in a row (connection
@@ -49,12 +51,16 @@ func (c *Client) balance(next roundTrip) roundTrip {
 	return func(ctx context.Context, a *attempt) (*Response, error) {
 		in := c.pool.pick(a.avoid)
 		a.inst = in
+		all, own := c.pool.successes.Load(), in.successes.Load()
 		in.inflight.Add(1)
 		resp, err := next(ctx, a)
 		in.inflight.Add(-1)
 		switch {
 		case err != nil:
-			if instanceFault(ctx, err) {
+			// A timeout while other instances answered is this instance's
+			// fault (it may be frozen: connections open, nothing answers).
+			othersAnswered := c.pool.successes.Load()-all > in.successes.Load()-own
+			if instanceFault(ctx, err) || othersAnswered && timedOut(ctx, err) {
 				c.pool.failed(in)
 			}
 		case resp.Status >= 500:
@@ -77,6 +83,13 @@ func instanceFault(ctx context.Context, err error) bool {
 		return false
 	}
 	return ce.Failure == pipeline.FailUnreachable || ce.Failure == pipeline.FailTruncated
+}
+
+// timedOut reports whether err is the attempt's deadline passing, not a
+// cancel (a client gone, a sibling call failed).
+func timedOut(ctx context.Context, err error) bool {
+	var ce *pipeline.CallError
+	return ctx.Err() == context.DeadlineExceeded && errors.As(err, &ce) && ce.Failure == pipeline.FailTimeout
 }
 
 // pick chooses the instance for one attempt: round robin, or the one with
@@ -139,6 +152,8 @@ func (p *pool) succeeded(in *instance) {
 	if len(p.instances) == 1 {
 		return
 	}
+	in.successes.Add(1)
+	p.successes.Add(1)
 	if in.fails.Load() != 0 {
 		in.fails.Store(0)
 	}

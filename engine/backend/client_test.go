@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -225,5 +226,61 @@ func TestBalanceEjects(t *testing.T) {
 	}
 	if name := c.Name(); name != "svc" {
 		t.Errorf("name %q", name)
+	}
+}
+
+// TestFrozenInstanceEjected: an instance that accepts connections but never
+// answers (a SIGSTOPped process) times out while its sibling answers; those
+// timeouts count as its failures, so it is ejected and the calls that
+// follow all go to the sibling.
+func TestFrozenInstanceEjected(t *testing.T) {
+	release := make(chan struct{})
+	var frozenHits atomic.Int32
+	frozen := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		frozenHits.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer frozen.Close()
+	defer close(release)
+	var okHits atomic.Int32
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		okHits.Add(1)
+	}))
+	defer ok.Close()
+	c := newClient(t, 64, frozen.URL, ok.URL)
+	// Concurrent callers, as under load: while one waits on the frozen
+	// instance, others are answered by the healthy one.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 10 {
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				req := get("/")
+				req.Method = "POST" // one attempt each: no retry hides the timeout
+				c.Do(ctx, req)
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if got := frozenHits.Load(); got > ejectAfter+3 {
+		t.Errorf("the frozen instance got %d requests; it should be ejected after %d timeouts", got, ejectAfter)
+	}
+	before := frozenHits.Load()
+	for range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		req := get("/")
+		req.Method = "POST"
+		_, err := c.Do(ctx, req)
+		cancel()
+		if err != nil {
+			t.Fatalf("after ejection: %v", err)
+		}
+	}
+	if frozenHits.Load() != before {
+		t.Error("the ejected instance still gets requests")
 	}
 }
