@@ -294,7 +294,7 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 	w.WriteHeader(status)
 	if x.r.Method != http.MethodHead {
 		out = append(out, '\n')
-		w.Write(out)
+		pipeline.WriteBody(w, out, p.limits.WriteTimeout)
 	}
 	return nil
 }

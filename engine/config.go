@@ -40,6 +40,14 @@ type Limits struct {
 	MaxBackendBody     int64
 	MaxCallsPerRequest int
 	MaxJSONDepth       int
+	// MaxDecoded bounds the decoded data (the Go values expressions see)
+	// of one request, across its calls.
+	MaxDecoded int64
+	// Process-wide bounds, gateway.json only.
+	MaxInFlight     int           // requests being served at once
+	MaxConnections  int           // open client connections on the public listener
+	ReadBodyTimeout time.Duration // for a client to send its whole body
+	WriteTimeout    time.Duration // for a client to take each 64 KB of an answer
 }
 
 // Defaults for everything gateway.json may leave out.
@@ -49,6 +57,11 @@ const (
 	DefaultBackendBody     = 8 << 20
 	DefaultCallsPerRequest = 64
 	DefaultJSONDepth       = 64
+	DefaultDecoded         = 64 << 20
+	DefaultInFlight        = 1024
+	DefaultConnections     = 10000 // lowered to half the descriptor limit when that is smaller
+	DefaultReadBodyTimeout = 10 * time.Second
+	DefaultWriteTimeout    = 10 * time.Second
 	DefaultEndpointTimeout = 10 * time.Second
 	DefaultShutdown        = 15 * time.Second
 )
@@ -155,7 +168,8 @@ var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 // the gateway's limits; schemas/gateway.schema.json must list the same ones.
 var (
 	serviceKeys = []string{"urls", "balance", "timeout"}
-	limitsKeys  = []string{"max_request_body", "max_backend_body", "max_calls_per_request", "max_json_depth"}
+	limitsKeys  = []string{"max_request_body", "max_backend_body", "max_calls_per_request", "max_json_depth",
+		"max_decoded", "max_in_flight", "max_connections", "read_body_timeout", "write_timeout"}
 )
 
 func (d *decoder) service(name string, n *Node) *ServiceConfig {
@@ -216,6 +230,16 @@ func (d *decoder) limits(n *Node, field string) Limits {
 			l.MaxCallsPerRequest = d.integer(m.Value, f, 1, 10000)
 		case "max_json_depth":
 			l.MaxJSONDepth = d.integer(m.Value, f, 1, 1000)
+		case "max_decoded":
+			l.MaxDecoded = d.size(m.Value, f, 16*MaxBodySize)
+		case "max_in_flight":
+			l.MaxInFlight = d.integer(m.Value, f, 1, 1000000)
+		case "max_connections":
+			l.MaxConnections = d.integer(m.Value, f, 1, 10000000)
+		case "read_body_timeout":
+			l.ReadBodyTimeout = d.duration(m.Value, f)
+		case "write_timeout":
+			l.WriteTimeout = d.duration(m.Value, f)
 		}
 	}
 	return l
@@ -235,6 +259,21 @@ func (l Limits) withDefaults(def Limits) Limits {
 	if l.MaxJSONDepth == 0 {
 		l.MaxJSONDepth = def.MaxJSONDepth
 	}
+	if l.MaxDecoded == 0 {
+		l.MaxDecoded = def.MaxDecoded
+	}
+	if l.MaxInFlight == 0 {
+		l.MaxInFlight = def.MaxInFlight
+	}
+	if l.MaxConnections == 0 {
+		l.MaxConnections = def.MaxConnections
+	}
+	if l.ReadBodyTimeout == 0 {
+		l.ReadBodyTimeout = def.ReadBodyTimeout
+	}
+	if l.WriteTimeout == 0 {
+		l.WriteTimeout = def.WriteTimeout
+	}
 	return l
 }
 
@@ -243,6 +282,11 @@ var builtinLimits = Limits{
 	MaxBackendBody:     DefaultBackendBody,
 	MaxCallsPerRequest: DefaultCallsPerRequest,
 	MaxJSONDepth:       DefaultJSONDepth,
+	MaxDecoded:         DefaultDecoded,
+	MaxInFlight:        DefaultInFlight,
+	MaxConnections:     DefaultConnections,
+	ReadBodyTimeout:    DefaultReadBodyTimeout,
+	WriteTimeout:       DefaultWriteTimeout,
 }
 
 // service returns the named service, or a stub when stubs are on.

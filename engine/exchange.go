@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"frontdesk/pipeline"
 	"frontdesk/transform"
@@ -15,6 +16,7 @@ import (
 type exchange struct {
 	p       *Plan
 	r       *http.Request
+	w       http.ResponseWriter
 	results []result
 	pending []atomic.Int32
 	budget  atomic.Int64 // backend requests left
@@ -42,7 +44,7 @@ type exchange struct {
 // ServeHTTP runs the plan for one request.
 func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	x := &exchange{p: p, r: r, results: make([]result, len(p.Calls)), pending: make([]atomic.Int32, len(p.Calls))}
+	x := &exchange{p: p, r: r, w: w, results: make([]result, len(p.Calls)), pending: make([]atomic.Int32, len(p.Calls))}
 	x.budget.Store(int64(p.limits.MaxCallsPerRequest))
 	err := x.prepare()
 	if err != nil {
@@ -56,7 +58,9 @@ func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		cancel()
 	}
-	if err != nil && r.Context().Err() != nil {
+	// A body read that timed out cancels the request's context too, but the
+	// client is still there to be told.
+	if err != nil && r.Context().Err() != nil && !errors.Is(err, pipeline.ErrRequestTimeout) {
 		// The client went away: nobody reads what we would write, so it is
 		// logged once, as 499, and nothing is written.
 		x.logError(fmt.Errorf("%w: %v", pipeline.ErrClientClosed, err))

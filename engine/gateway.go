@@ -50,11 +50,18 @@ type Options struct {
 
 // Gateway is a loaded configuration: its plans, ready to serve.
 type Gateway struct {
-	Config   *Config
+	Config *Config
+	// Limits are gateway.json's limits with every default filled in.
+	Limits   Limits
 	Plans    []*Plan
 	Warnings LoadErrors
 	mux      *http.ServeMux
+	edge     []pipeline.Stage
 }
+
+// admitWait is how long a request over limits.max_in_flight waits for a
+// slot before it is answered 503.
+const admitWait = 100 * time.Millisecond
 
 // ServeHTTP routes a request to its plan.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
@@ -104,7 +111,8 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	rt := &runtime{transport: opt.Transport, clients: map[string]*backend.Client{}, log: opt.Logger,
 		trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls, general: opt.NoFastPaths, maxBody: defaults.MaxBackendBody}
 
-	g := &Gateway{Config: cfg, mux: http.NewServeMux()}
+	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux()}
+	g.edge = pipeline.Edge(opt.Logger, pipeline.NewAdmit(defaults.MaxInFlight, admitWait))
 	dir := path.Dir(configPath)
 	var files []string
 	folders := make([]string, len(cfg.Endpoints))
@@ -170,7 +178,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		}
 		g.Plans = append(g.Plans, p)
 	}
-	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), pipeline.Edge(opt.Logger)...))
+	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), g.edge...))
 	all.sort()
 	if all.HasErrors() {
 		return nil, all
@@ -246,7 +254,7 @@ func (g *Gateway) route(p *Plan, routes map[string]*Plan) (err error) {
 			err = fmt.Errorf("%s %s clashes with another endpoint: %v", p.Method, p.Route, v)
 		}
 	}()
-	g.mux.Handle(key, pipeline.Chain(p, pipeline.Edge(p.rt.log)...))
+	g.mux.Handle(key, pipeline.Chain(p, g.edge...))
 	routes[normalizeRoute(key)] = p
 	return nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"frontdesk/pipeline"
 	"frontdesk/transform"
@@ -9,7 +10,9 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
+	"time"
 )
 
 // prepare reads what expressions need from the request, once.
@@ -62,7 +65,13 @@ func (x *exchange) prepare() error {
 func (x *exchange) readBody() error {
 	r := x.r
 	max := x.p.limits.MaxRequestBody
+	rc := http.NewResponseController(x.w)
+	rc.SetReadDeadline(time.Now().Add(x.p.limits.ReadBodyTimeout)) // not supported in some tests: no deadline there
 	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	rc.SetReadDeadline(time.Time{})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return pipeline.ErrRequestTimeout
+	}
 	if err != nil {
 		return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body could not be read."}
 	}

@@ -17,12 +17,13 @@ const HeaderRequestID = "X-Request-Id"
 type Stage func(next http.Handler) http.Handler
 
 // Edge lists the stages every endpoint sits behind, in the order a request
-// meets them. Auth, rate limit and cache join this list, in that order, as
+// meets them. admit is shared by every endpoint of the process. Auth, rate limit and cache join this list, in that order, as
 // they are built.
-func Edge(log *slog.Logger) []Stage {
+func Edge(log *slog.Logger, admit *Admit) []Stage {
 	return []Stage{
 		Recover(log),
 		RequestID,
+		admit.Stage,
 	}
 }
 

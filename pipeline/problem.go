@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"frontdesk/transform"
 )
@@ -100,4 +101,30 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Method != http.MethodHead {
 		w.Write(p.AppendJSON(nil))
 	}
+}
+
+// chunk is how much of an answer a client must take within each write
+// deadline.
+const chunk = 64 << 10
+
+// WriteBody writes b to w. An answer larger than one chunk is written a
+// chunk at a time, each within perChunk: a client that stops reading has
+// its connection closed then, not when the server's backstop passes, and a
+// slow one that keeps reading is served to the end.
+func WriteBody(w http.ResponseWriter, b []byte, perChunk time.Duration) error {
+	if len(b) <= chunk || perChunk <= 0 {
+		_, err := w.Write(b)
+		return err
+	}
+	rc := http.NewResponseController(w)
+	defer rc.SetWriteDeadline(time.Time{})
+	for len(b) > 0 {
+		n := min(len(b), chunk)
+		rc.SetWriteDeadline(time.Now().Add(perChunk)) // unsupported (a recorder): no deadline
+		if _, err := w.Write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }
