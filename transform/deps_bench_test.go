@@ -151,6 +151,45 @@ func BenchmarkDepsGet(b *testing.B) {
 	}
 }
 
+// BenchmarkDepsGetLate reads the same keys from the last of three copies
+// of the body ({"a":body,"b":body,"c":body}, 3.7 KB), where gjson cannot
+// stop early either: it stops at the first member of a name, Lookup reads
+// to the end of each object because the last one counts (as in DecodeJSON
+// and encoding/json).
+func BenchmarkDepsGetLate(b *testing.B) {
+	body := depsBody(b)
+	doc := []byte(`{"a":` + string(body) + `,"b":` + string(body) + `,"c":` + string(body) + `}`)
+	var ours [][]string
+	for _, p := range depsPaths {
+		ours = append(ours, append([]string{"c"}, p...))
+	}
+	theirs := gjsonPaths(ours)
+	b.Run("frontdesk", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, p := range ours {
+				raw, found, ok := transform.Lookup(doc, p)
+				if !ok || !found {
+					b.Fatal("not found")
+				}
+				if _, err := transform.DecodeJSON(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("gjson", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, p := range theirs {
+				if r := gjson.GetBytes(doc, p); !r.Exists() || r.Value() == nil {
+					b.Fatal("not found")
+				}
+			}
+		}
+	})
+}
+
 func BenchmarkDepsGetList(b *testing.B) {
 	body := depsBody(b)
 	for _, bc := range []struct {
