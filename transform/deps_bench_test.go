@@ -33,7 +33,7 @@ import (
 )
 
 // depsBody is a backend's JSON body, compact as the engine keeps it: the
-// inventory object of testdata/xml/decode/inventory_record.json (1.2 KB, 8
+// inventory object of testdata/xml/decode/inventory_record.json (1.5 KB, 8
 // items), the record the XML benchmarks use.
 func depsBody(tb testing.TB) []byte {
 	tb.Helper()
@@ -152,7 +152,7 @@ func BenchmarkDepsGet(b *testing.B) {
 }
 
 // BenchmarkDepsGetLate reads the same keys from the last of three copies
-// of the body ({"a":body,"b":body,"c":body}, 3.7 KB), where gjson cannot
+// of the body ({"a":body,"b":body,"c":body}, 4.6 KB), where gjson cannot
 // stop early either: it stops at the first member of a name, Lookup reads
 // to the end of each object because the last one counts (as in DecodeJSON
 // and encoding/json).
