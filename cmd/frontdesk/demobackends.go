@@ -21,11 +21,12 @@ func demoBackends(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	addr := fl.String("addr", "127.0.0.1:9101", "first address: the services take five consecutive ports from it (port 0: any free ports)")
 	delay := fl.Duration("delay", 0, "wait this long before every answer")
 	delayOf := fl.String("delay-of", "", "per-service delays, overriding -delay: service=duration,... (e.g. user=5ms,cart=20ms)")
-	if err := fl.Parse(args); err != nil {
+	pos, err := parseArgs(fl, args)
+	if err != nil {
 		return exitCode(2)
 	}
-	if fl.NArg() > 0 {
-		fmt.Fprintf(stderr, "demo-backends: unexpected argument %q\n", fl.Arg(0))
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "demo-backends: unexpected argument %q\n", pos[0])
 		return exitCode(2)
 	}
 	delays, err := parseDelays(*delay, *delayOf)

@@ -25,14 +25,15 @@ func explain(args []string, env func(string) (string, bool), stdout, stderr io.W
 		fmt.Fprintln(stderr, "usage: frontdesk explain [-c gateway.json] [--format text|mermaid|json] METHOD PATH")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
+	pos, err := parseArgs(fl, args)
+	if err != nil {
 		return exitCode(2)
 	}
-	if fl.NArg() != 2 {
+	if len(pos) != 2 {
 		fl.Usage()
 		return exitCode(2)
 	}
-	method, path := strings.ToUpper(fl.Arg(0)), fl.Arg(1)
+	method, path := strings.ToUpper(pos[0]), pos[1]
 	cfg := *config
 	if cfg == "" && !exists("gateway.json") && exists("endpoints/gateway.json") {
 		cfg = "endpoints/gateway.json"

@@ -24,14 +24,15 @@ func lint(args []string, env func(string) (string, bool), stdout, stderr io.Writ
 		fmt.Fprintln(stderr, "usage: frontdesk lint [-c gateway.json] [--format text|json] [paths...]")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
+	paths, err := parseArgs(fl, args)
+	if err != nil {
 		return exitCode(2)
 	}
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(stderr, "frontdesk lint: --format must be text or json, not %q\n", *format)
 		return exitCode(2)
 	}
-	sf, err := locate(*config, fl.Args())
+	sf, err := locate(*config, paths)
 	if err != nil {
 		fmt.Fprintln(stderr, "frontdesk lint:", err)
 		return exitCode(2)

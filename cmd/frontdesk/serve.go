@@ -29,7 +29,12 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	config := fl.String("c", "", "path to gateway.json (default ./gateway.json; with --demo, the bundled examples)")
 	demoMode := fl.Bool("demo", false, "start the built-in demo services and serve the example endpoints")
 	listen := fl.String("listen", "", "override the listen address of gateway.json")
-	if err := fl.Parse(args); err != nil {
+	pos, err := parseArgs(fl, args)
+	if err != nil {
+		return exitCode(2)
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "frontdesk serve: unexpected argument %q\n", pos[0])
 		return exitCode(2)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))

@@ -35,7 +35,7 @@ func specTest(ctx context.Context, args []string, env func(string) (string, bool
 	config := fl.String("c", "", "path to gateway.json (default ./gateway.json, else one inside a given folder)")
 	update := fl.Bool("update", false, "rewrite the expected status and body of failing cases to what the gateway answered")
 	format := fl.String("format", "text", "output format: text or json")
-	paths, err := testParseArgs(fl, args)
+	paths, err := parseArgs(fl, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -151,26 +151,6 @@ func specTest(ctx context.Context, args []string, env func(string) (string, bool
 		fmt.Fprintln(stderr, "frontdesk test: no spec tests (NAME.test.json) found")
 	}
 	return nil
-}
-
-// testParseArgs parses flags that may come before, between or after the
-// paths (`frontdesk test endpoints --update`).
-func testParseArgs(fl *flag.FlagSet, args []string) ([]string, error) {
-	var paths []string
-	for {
-		if err := fl.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fl.Args()
-		if len(args) == 0 {
-			return paths, nil
-		}
-		if args[0] == "--" {
-			return append(paths, args[1:]...), nil
-		}
-		paths = append(paths, args[0])
-		args = args[1:]
-	}
 }
 
 // osPath turns a path of locate's fs (rooted at "/") into an OS path.
