@@ -22,6 +22,7 @@ type Stage func(next http.Handler) http.Handler
 func Edge(log *slog.Logger, admit *Admit) []Stage {
 	return []Stage{
 		Recover(log),
+		CloseSmuggled,
 		RequestID,
 		admit.Stage,
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"bufio"
 	"context"
 	"encoding/json"
@@ -13,7 +14,15 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the tests, or, with FRONTDESK_RUN_MAIN=1, the command itself,
+// so a test can start the real process and send it signals.
+func TestMain(m *testing.M) {
+	if os.Getenv("FRONTDESK_RUN_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // TestServeDemo starts `frontdesk serve --demo` as a user would and asks for
 // the composed checkout.

@@ -12,15 +12,18 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"frontdesk/cmd/frontdesk/demo"
 	"frontdesk/endpoints"
 	"frontdesk/engine"
+	"frontdesk/pipeline"
 )
 
 func serve(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
@@ -79,18 +82,15 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	if *listen != "" {
 		addr = *listen
 	}
-	srv := &http.Server{
-		Handler:           gw,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ln, err := net.Listen("tcp", addr)
+	tuneMemory(env, log)
+	nofile := raiseFileLimit()
+	maxConns := connectionBound(gw.Limits.MaxConnections, gw.Config.Limits.MaxConnections != 0, nofile, log)
+	srv := newServer(gw, log)
+	pub, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
+	ln := pipeline.Limit(pub, maxConns)
 	var admin *http.Server
 	if a := gw.Config.AdminListen; a != "" {
 		aln, err := net.Listen("tcp", a)
@@ -98,8 +98,9 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 			ln.Close()
 			return err
 		}
-		admin = &http.Server{Handler: adminMux(), ReadHeaderTimeout: 5 * time.Second}
-		go admin.Serve(aln)
+		admin = &http.Server{Handler: adminMux(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
+		go admin.Serve(pipeline.Limit(aln, adminConnections))
 		log.Info("admin listening", "addr", aln.Addr().String())
 	}
 	fmt.Fprintf(stdout, "frontdesk listening on http://%s with %d endpoints\n", ln.Addr(), len(gw.Plans))
@@ -108,10 +109,20 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case err := <-errc:
+			return err
+		case <-hup:
+			// Reload comes with the operations work; until then a SIGHUP an
+			// operator sends by habit must not stop the gateway.
+			log.Info("SIGHUP received: reload is not built yet; serving on with the loaded config")
+		case <-ctx.Done():
+			done = true
+		}
 	}
 	log.Info("shutting down", "grace", gw.Config.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), gw.Config.ShutdownTimeout)
@@ -121,6 +132,36 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	}
 	return srv.Shutdown(sctx)
 }
+
+// adminConnections bounds the admin listener's connections: few are ever
+// needed, and they must never take the public listener's descriptors.
+const adminConnections = 64
+
+// newServer is the public listener's server, with a bound on every side:
+// headers within 10s, a body within read_body_timeout (the engine sets the
+// exact deadline; this is the backstop), an answer within the longest
+// endpoint timeout plus write_timeout (large answers get a deadline per
+// 64 KB instead), idle connections closed after 2 minutes.
+func newServer(gw *engine.Gateway, log *slog.Logger) *http.Server {
+	longest := engine.DefaultEndpointTimeout
+	for _, p := range gw.Plans {
+		longest = max(longest, p.Timeout)
+	}
+	return &http.Server{
+		Handler:           gw,
+		ReadHeaderTimeout: headerTimeout,
+		ReadTimeout:       headerTimeout + gw.Limits.ReadBodyTimeout,
+		WriteTimeout:      longest + gw.Limits.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ConnContext:       pipeline.ConnContext,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// headerTimeout is how long a client may take to send its request line
+// and headers.
+const headerTimeout = 10 * time.Second
 
 // gatewayGCPercent is the garbage collector's target for a serving gateway.
 // Its live heap is small (compiled plans, pools) and nearly everything a

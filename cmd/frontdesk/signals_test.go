@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startGateway runs the real frontdesk process (this test binary, as
+// main) serving one endpoint in front of backend, and returns its address.
+// Each line the process logs goes to the returned channel.
+func startGateway(t *testing.T, backend string) (*exec.Cmd, string, chan string) {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "e"), 0o755)
+	os.WriteFile(filepath.Join(dir, "gateway.json"), []byte(`{"listen": "127.0.0.1:0", "endpoints": ["e"],
+		"services": {"s": {"urls": ["`+backend+`"]}}, "shutdown_timeout": "5s"}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "e", "x.json"), []byte(`{"method": "GET", "path": "/x", "calls": {"c": {"service": "s", "path": "/"}}}`), 0o644)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "serve", "-c", filepath.Join(dir, "gateway.json"))
+	cmd.Env = append(os.Environ(), "FRONTDESK_RUN_MAIN=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := make(chan string, 100)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "frontdesk listening on http://"); ok {
+				addr <- strings.Fields(rest)[0]
+			}
+		}
+	}()
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			select {
+			case logs <- sc.Text():
+			default: // nobody is waiting for this one
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return cmd, a, logs
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gateway did not start")
+	}
+	return nil, "", nil
+}
+
+// awaitLog waits, within a bound, for a logged line holding want.
+func awaitLog(t *testing.T, logs chan string, want string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case l := <-logs:
+			if strings.Contains(l, want) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no log line with %q within 10s", want)
+		}
+	}
+}
+
+// TestSignals: SIGHUP does not stop the gateway (it logs and keeps
+// serving); SIGTERM drains and exits 0.
+func TestSignals(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"ok": true}`) }))
+	defer backend.Close()
+	cmd, addr, logs := startGateway(t, backend.URL)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	get := func() error {
+		resp, err := client.Get("http://" + addr + "/x")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	if err := get(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		awaitLog(t, logs, "SIGHUP received")
+		if err := get(); err != nil {
+			t.Fatalf("after SIGHUP: %v", err)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit within 10s of SIGTERM")
+	}
+}
