@@ -1,12 +1,12 @@
 package main
 
 import (
-	"os"
 	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
