@@ -448,6 +448,22 @@ func plainPath(node ast.Node) []string {
 
 var vmPool = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudget} }}
 
+// release returns m to the pool holding nothing of the run it made: expr
+// clears a VM's stack when the next run starts, not when this one ends, so
+// a pooled VM would otherwise keep the last values it saw (a request's
+// decoded lists) alive. A VM that ran closures is dropped whole, since its
+// scopes, which hold the lists they walked, are not ours to clear.
+func release(m *vm.VM) {
+	if cap(m.Scopes) > 0 {
+		vmPool.Put(&vm.VM{MemoryBudget: MemoryBudget})
+		return
+	}
+	clear(m.Stack[:cap(m.Stack)])
+	m.Stack = m.Stack[:0]
+	clear(m.Variables)
+	vmPool.Put(m)
+}
+
 // RunError is an expression that failed while running.
 type RunError struct {
 	Source string
@@ -465,7 +481,7 @@ func (p *Program) Run(env map[string]any) (out any, err error) {
 		if r := recover(); r != nil {
 			err = &RunError{Source: p.Source, Err: fmt.Errorf("%v", r)}
 		}
-		vmPool.Put(m)
+		release(m)
 	}()
 	out, err = m.Run(p.prog, env)
 	if err != nil {

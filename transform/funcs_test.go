@@ -143,9 +143,9 @@ func TestPickOmit(t *testing.T) {
 		{"pick with no arguments", Pick, "-", nil, ``, "pick needs an object and at least one key"},
 		{"pick from a list", Pick, `[1]`, []any{"a"}, ``, "pick: first argument must be an object, not a list"},
 		{"pick from a string", Pick, `"s"`, []any{"a"}, ``, "pick: first argument must be an object, not a string"},
-		{"pick with a number key", Pick, src, []any{1.0}, ``, "pick: keys must be strings, not float64"},
-		{"pick with a number in a key list", Pick, src, []any{[]any{"id", 2.0}}, ``, "pick: keys must be strings, not float64"},
-		{"pick with a nil key", Pick, src, []any{nil}, ``, "pick: keys must be strings, not <nil>"},
+		{"pick with a number key", Pick, src, []any{1.0}, ``, "pick: keys must be strings, not a number"},
+		{"pick with a number in a key list", Pick, src, []any{[]any{"id", 2.0}}, ``, "pick: keys must be strings, not a number"},
+		{"pick with a nil key", Pick, src, []any{nil}, ``, "pick: keys must be strings, not null"},
 
 		{"omit one key", Omit, src, []any{"items", "empty", "owner"}, `{"id":7,"name":"n"}`, ""},
 		{"omit nested", Omit, `{"a":1,"b":{"c":2,"d":3}}`, []any{"b.c"}, `{"a":1,"b":{"d":3}}`, ""},
@@ -155,7 +155,7 @@ func TestPickOmit(t *testing.T) {
 		{"omit nothing copies", Omit, `{"a":1}`, nil, `{"a":1}`, ""},
 		{"omit from nil", Omit, "", []any{"a"}, `null`, ""},
 		{"omit from a number", Omit, `3`, []any{"a"}, ``, "omit: first argument must be an object, not a number"},
-		{"omit with a bool key", Omit, `{}`, []any{true}, ``, "omit: keys must be strings, not bool"},
+		{"omit with a bool key", Omit, `{}`, []any{true}, ``, "omit: keys must be strings, not a boolean"},
 		{"omit with no arguments", Omit, "-", nil, ``, "omit needs an object and at least one key"},
 	}
 	for _, tc := range cases {
@@ -485,7 +485,7 @@ func TestToNumber(t *testing.T) {
 		{"object", map[string]any{"value": 1.0}, nil, "to_number: cannot convert an object to a number"},
 		{"empty list", []any{}, nil, "to_number: cannot convert a list to a number"},
 		{"list", []any{"1"}, nil, "to_number: cannot convert a list to a number"},
-		{"time", time.Unix(0, 0), nil, "to_number: cannot convert time.Time to a number"},
+		{"time", time.Unix(0, 0), nil, "to_number: cannot convert a value of another kind to a number"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

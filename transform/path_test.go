@@ -163,9 +163,9 @@ func TestAppendSegmentErrors(t *testing.T) {
 		{"empty string", "", ErrEmptySegment, "empty value in path"},
 		{"NaN", math.NaN(), nil, "NaN cannot be written as JSON"},
 		{"Inf", math.Inf(1), nil, "+Inf cannot be written as JSON"},
-		{"object", map[string]any{"a": 1}, nil, "a map[string]interface {} cannot be a path segment"},
-		{"list", []any{"a"}, nil, "a []interface {} cannot be a path segment"},
-		{"uint", uint(3), nil, "a uint cannot be a path segment"},
+		{"object", map[string]any{"a": 1}, nil, "an object cannot be a path segment"},
+		{"list", []any{"a"}, nil, "a list cannot be a path segment"},
+		{"uint", uint(3), nil, "a value of another kind cannot be a path segment"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
