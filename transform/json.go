@@ -54,10 +54,14 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 // Encoder writes values as JSON like AppendJSON, and splices the original
 // bytes of every object and list that came unchanged from a document
 // decoded with spans (DecodeSpans): data passed through expressions keeps
-// the backend's key order, and costs a copy instead of an encoding. A nil
-// *Encoder is AppendJSON.
+// the backend's key order, and costs a copy instead of an encoding. A
+// number that came unchanged from such a document is written as it was
+// spelled there (12345678901234567890, 1.50); any other float64, the
+// result of arithmetic included, is written by AppendFloat. A nil *Encoder
+// is AppendJSON.
 type Encoder struct {
 	spans []*Spans
+	nums  bool // some table has numbers
 }
 
 // NewEncoder returns an encoder that splices from the given span tables;
@@ -65,17 +69,26 @@ type Encoder struct {
 func NewEncoder(spans ...*Spans) *Encoder {
 	e := &Encoder{}
 	for _, s := range spans {
-		if s != nil {
-			e.spans = append(e.spans, s)
-		}
+		e.Add(s)
 	}
 	return e
 }
 
-// Add adds a span table.
+// Add adds a span table, which must be complete (its Decode call
+// returned).
 func (e *Encoder) Add(s *Spans) {
 	if s != nil {
 		e.spans = append(e.spans, s)
+		e.nums = e.nums || len(s.nums) > 0
+	}
+}
+
+// AddNumbers adds only the numbers of a span table: objects and lists of
+// that document are encoded (keys sorted) rather than spliced, and its
+// numbers keep their spelling.
+func (e *Encoder) AddNumbers(s *Spans) {
+	if s != nil && len(s.nums) > 0 {
+		e.Add(&Spans{raw: s.raw, nums: s.nums})
 	}
 }
 
@@ -104,6 +117,13 @@ func (e *Encoder) Append(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, "false"...), nil
 	case float64:
+		if e != nil && e.nums {
+			for _, s := range e.spans {
+				if b, ok := s.number(v); ok {
+					return append(dst, b...), nil
+				}
+			}
+		}
 		return AppendFloat(dst, x)
 	case int:
 		return strconv.AppendInt(dst, int64(x), 10), nil
@@ -254,8 +274,9 @@ type RawJSON []byte
 
 const hexDigits = "0123456789abcdef"
 
-// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, and
-// <, >, & are escaped so a body is safe to embed in HTML.
+// AppendString appends s as a JSON string. Each invalid UTF-8 byte becomes
+// U+FFFD, written as its UTF-8 bytes as Compact writes it in backend
+// bodies, and <, >, & are escaped so a body is safe to embed in HTML.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -286,7 +307,7 @@ func AppendString(dst []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			dst = append(dst, "\uFFFD"...)
 			i += size
 			start = i
 			continue
