@@ -579,6 +579,26 @@ func (d *decoder) number() (any, error) {
 	return f, nil
 }
 
+// CanonicalNumber reports whether raw, a JSON number (Scan accepted it),
+// is written the way AppendFloat writes its value, so that no document's
+// table is needed to write it as it is: true for 28, 10.5, -0; false for
+// 12345678901234567890, 1.50, 1E5.
+func CanonicalNumber(raw []byte) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	if canonicalText(raw) {
+		return true
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil && f != 0 {
+		return false
+	}
+	var buf [32]byte
+	out, _ := AppendFloat(buf[:0], f)
+	return string(out) == string(raw)
+}
+
 // canonicalText reports cases where the text of a number alone shows that
 // AppendFloat writes its value back digit for digit, so the decoder need
 // not check: an integer of at most 15 digits (below 2^53, held exactly),

@@ -60,8 +60,9 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 // result of arithmetic included, is written by AppendFloat. A nil *Encoder
 // is AppendJSON.
 type Encoder struct {
-	spans []*Spans
-	nums  bool // some table has numbers
+	spans   []*Spans
+	nums    bool // some table has numbers
+	pending []func() (*Spans, bool)
 }
 
 // NewEncoder returns an encoder that splices from the given span tables;
@@ -81,6 +82,49 @@ func (e *Encoder) Add(s *Spans) {
 		e.spans = append(e.spans, s)
 		e.nums = e.nums || len(s.nums) > 0
 	}
+}
+
+// AddPending adds a table that may not be complete yet, such as that of a
+// result decoded on first read, perhaps by the expressions this encoder
+// writes: before each value it is given to write, the encoder calls get
+// until get reports done, then adds the table get returns (nil for none).
+// get may be called from the encoder's goroutine only, and must return a
+// complete table.
+func (e *Encoder) AddPending(get func() (s *Spans, done bool)) {
+	e.pending = append(e.pending, get)
+}
+
+func (e *Encoder) poll() {
+	kept := e.pending[:0]
+	for _, get := range e.pending {
+		if s, done := get(); done {
+			e.Add(s)
+		} else {
+			kept = append(kept, get)
+		}
+	}
+	clear(e.pending[len(kept):])
+	e.pending = kept
+}
+
+// NumberText returns the text a number v had in a document of the
+// encoder's tables when v passed unchanged from there (what Append writes
+// for it), for writing it elsewhere: a path segment, a query value.
+func (e *Encoder) NumberText(v any) ([]byte, bool) {
+	if _, ok := v.(float64); !ok || e == nil {
+		return nil, false
+	}
+	if len(e.pending) > 0 {
+		e.poll()
+	}
+	if e.nums {
+		for _, s := range e.spans {
+			if b, ok := s.number(v); ok {
+				return b, true
+			}
+		}
+	}
+	return nil, false
 }
 
 // AddNumbers adds only the numbers of a span table: objects and lists of
@@ -106,6 +150,13 @@ func (e *Encoder) raw(v any) ([]byte, bool) {
 
 // Append appends the JSON encoding of v to dst.
 func (e *Encoder) Append(dst []byte, v any) ([]byte, error) {
+	if e != nil && len(e.pending) > 0 {
+		e.poll()
+	}
+	return e.append(dst, v)
+}
+
+func (e *Encoder) append(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
@@ -149,7 +200,7 @@ func (e *Encoder) Append(dst []byte, v any) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = e.Append(dst, el); err != nil {
+			if dst, err = e.append(dst, el); err != nil {
 				return dst, err
 			}
 		}
@@ -171,7 +222,7 @@ func (e *Encoder) Append(dst []byte, v any) ([]byte, error) {
 			dst = AppendString(dst, k)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = e.Append(dst, x[k]); err != nil {
+			if dst, err = e.append(dst, x[k]); err != nil {
 				return dst, err
 			}
 		}
@@ -204,7 +255,7 @@ func (e *Encoder) appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = e.Append(dst, rv.Index(i).Interface()); err != nil {
+			if dst, err = e.append(dst, rv.Index(i).Interface()); err != nil {
 				return dst, err
 			}
 		}
@@ -226,7 +277,7 @@ func (e *Encoder) appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 			dst = AppendString(dst, k)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = e.Append(dst, rv.MapIndex(reflect.ValueOf(k).Convert(rv.Type().Key())).Interface()); err != nil {
+			if dst, err = e.append(dst, rv.MapIndex(reflect.ValueOf(k).Convert(rv.Type().Key())).Interface()); err != nil {
 				return dst, err
 			}
 		}
@@ -240,12 +291,12 @@ func (e *Encoder) appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 	case reflect.String:
 		return AppendString(dst, rv.String()), nil
 	case reflect.Bool:
-		return e.Append(dst, rv.Bool())
+		return e.append(dst, rv.Bool())
 	case reflect.Pointer, reflect.Interface:
 		if rv.IsNil() {
 			return append(dst, "null"...), nil
 		}
-		return e.Append(dst, rv.Elem().Interface())
+		return e.append(dst, rv.Elem().Interface())
 	}
 	b, err := json.Marshal(rv.Interface())
 	if err != nil {

@@ -197,3 +197,44 @@ func TestNumbersThroughExpressions(t *testing.T) {
 		}
 	}
 }
+
+// TestEncoderPending: a table added pending is used from the first value
+// written after it is done, containers and numbers alike.
+func TestEncoderPending(t *testing.T) {
+	raw := []byte(`{"z":1,"a":[1.50,12345678901234567890]}`)
+	var v any
+	var spans *Spans
+	calls := 0
+	enc := NewEncoder()
+	enc.AddPending(func() (*Spans, bool) { calls++; return spans, spans != nil })
+	enc.AddPending(func() (*Spans, bool) { return nil, true }) // done, nothing to add
+	if out, _ := enc.Append(nil, 1.5); string(out) != `1.5` {
+		t.Fatalf("before: %s", out)
+	}
+	v, spans, _ = DecodeSpans(raw)
+	if out, _ := enc.Append(nil, v); string(out) != string(raw) {
+		t.Errorf("after: %s", out)
+	}
+	if b, ok := enc.NumberText(v.(map[string]any)["a"].([]any)[1]); !ok || string(b) != `12345678901234567890` {
+		t.Errorf("NumberText = %s, %v", b, ok)
+	}
+	if _, ok := enc.NumberText(v.(map[string]any)["z"]); ok {
+		t.Error("NumberText of a canonical number")
+	}
+	enc.Append(nil, v)
+	if calls != 2 || len(enc.pending) != 0 {
+		t.Errorf("get called %d times, %d still pending", calls, len(enc.pending))
+	}
+}
+
+func TestCanonicalNumber(t *testing.T) {
+	for s, want := range map[string]bool{
+		"0": true, "-0": true, "28": true, "10.5": true, "0.001": true, "100000000": true, "1e+21": true, "1e-07": true, "1e-7": false,
+		"12345678901234567890": false, "1.50": false, "1E5": false, "1e5": false, "-0.0": false, "0.0": false,
+		"1e-400": false, "100000000000000000000000": false, "0.30000000000000004": true, "9007199254740993": false,
+	} {
+		if got := CanonicalNumber([]byte(s)); got != want {
+			t.Errorf("CanonicalNumber(%s) = %v", s, got)
+		}
+	}
+}
