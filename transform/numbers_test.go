@@ -2,6 +2,7 @@ package transform
 
 import (
 	"math"
+	"math/big"
 	"strings"
 	"testing"
 )
@@ -237,4 +238,57 @@ func TestCanonicalNumber(t *testing.T) {
 			t.Errorf("CanonicalNumber(%s) = %v", s, got)
 		}
 	}
+}
+
+// TestXMLNumbersKeepDigits: the XML writer (and form encoding) writes a
+// number's own digits in plain decimal, never going through float64.
+func TestXMLNumbersKeepDigits(t *testing.T) {
+	for in, want := range map[string]string{
+		"1e8": "100000000", "1E+8": "100000000", "10.50": "10.5", "-0.0": "0", "0e10": "0", "1e-7": "0.0000001",
+		"0.5e-3": "0.0005", "12.5e-1": "1.25", "100.0": "100", "-1.5E2": "-150", "1.25e1": "12.5", "9.99e-1": "0.999",
+		"0.1000000000000000055511151231257827":   "0.1000000000000000055511151231257827",
+		"12345678901234567890.5":                 "12345678901234567890.5",
+		"1234567890123456789012345678901234e-10": "123456789012345678901234.5678901234",
+		"1e-400":                                 "0", // more than 330 zeros: the float64's value
+		"12345678901234567890":                   "12345678901234567890",
+		"-0":                                     "0",
+	} {
+		got, err := appendXMLNumber(nil, []byte(in))
+		if err != nil || string(got) != want {
+			t.Errorf("appendXMLNumber(%s) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	if got, _ := appendXMLNumber(nil, []byte("1e308")); string(got) != "1"+strings.Repeat("0", 308) {
+		t.Errorf("1e308: %s", got)
+	}
+}
+
+// FuzzPlainDecimal: a plain decimal has the literal's exact value, no
+// exponent, no leading or trailing zero that carries nothing.
+func FuzzPlainDecimal(f *testing.F) {
+	for _, s := range []string{"1.50", "1e5", "-0.5e-3", "12.5e-1", "0.0", "1234.5678e2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) == 0 || len(s) > 60 || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
+			return
+		}
+		if j, ok := scanNumber([]byte(s), 0); !ok || j != len(s) || !strings.ContainsAny(s, ".eE") {
+			return
+		}
+		out, ok := appendPlainDecimal(nil, []byte(s))
+		if !ok {
+			return
+		}
+		want, ok1 := new(big.Rat).SetString(s)
+		got, ok2 := new(big.Rat).SetString(string(out))
+		if !ok1 || !ok2 || want.Cmp(got) != 0 {
+			t.Fatalf("%s -> %s", s, out)
+		}
+		o := strings.TrimPrefix(string(out), "-")
+		if strings.ContainsAny(o, "eE+") || (len(o) > 1 && o[0] == '0' && o[1] != '.') ||
+			(strings.Contains(o, ".") && strings.HasSuffix(o, "0")) || strings.HasSuffix(o, ".") || string(out) == "-0" {
+			t.Fatalf("%s -> %s: not plain", s, out)
+		}
+	})
 }
