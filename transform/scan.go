@@ -61,10 +61,11 @@ func Scan(b []byte, maxDepth int) (flags ScanFlags, err error) {
 	}
 	depth := 0
 	i, n := 0, len(b)
+	spaced := false
 	ws := func() {
 		for i < n && space[b[i]] {
 			i++
-			flags |= Spaced
+			spaced = true
 		}
 	}
 	ws()
@@ -135,6 +136,9 @@ after:
 		if i != n {
 			return flags, syntaxError(b)
 		}
+		if spaced {
+			flags |= Spaced
+		}
 		return flags, nil
 	}
 	if i >= n {
@@ -191,10 +195,22 @@ func ScanJSON(b []byte, maxDepth int) (rewrite bool, err error) {
 }
 
 // scanStringFlags returns the index just past the string starting at b[i],
-// or -1 when it is malformed, and what in it Compact rewrites.
+// or -1 when it is malformed, and what in it Compact rewrites. Plain ASCII
+// up to the closing quote, the common case, is read inline.
 func scanStringFlags(b []byte, i int) (int, ScanFlags) {
-	var flags ScanFlags
 	i++
+	for i < len(b) && strASCII[b[i]] {
+		i++
+	}
+	if i < len(b) && b[i] == '"' {
+		return i + 1, 0
+	}
+	return scanStringRest(b, i)
+}
+
+// scanStringRest is scanStringFlags from b[i] on, past the plain start.
+func scanStringRest(b []byte, i int) (int, ScanFlags) {
+	var flags ScanFlags
 	for i < len(b) {
 		c := b[i]
 		if strASCII[c] {
