@@ -190,8 +190,10 @@ func DecodeJSON(b []byte) (any, error) {
 }
 
 // DecodeSpans is DecodeJSON that also records where each object and list
-// came from. b must be compact (ScanJSON reported no spacing, or Compact
-// made it so) for the spliced bytes to match what the encoder writes.
+// came from, and the text of each number not in canonical form. b must be
+// rewritten (Scan reported no flags, or Compact made it so) for the spliced
+// bytes to match what the encoder writes: compact, valid UTF-8, no lone
+// surrogate escapes.
 func DecodeSpans(b []byte) (any, *Spans, error) {
 	s := &Spans{raw: b}
 	d := decoder{b: b, spans: s}

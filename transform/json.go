@@ -17,7 +17,8 @@ var ErrTooDeep = errors.New("nesting too deep")
 // CheckJSON reports whether b is one valid JSON value nested at most maxDepth
 // levels deep, refusing numbers beyond float64. It reads b once and allocates
 // nothing on success, so it is safe to run on untrusted input before any
-// decoder sees it.
+// decoder sees it. Like Scan, it accepts invalid UTF-8 and lone surrogate
+// escapes in strings, which decoding and Compact turn into U+FFFD.
 func CheckJSON(b []byte, maxDepth int) error {
 	_, err := ScanJSON(b, maxDepth)
 	return err
