@@ -22,7 +22,9 @@ package engine_test
 //
 // An answer: "match" ("GET /carts/c1?x=1", the raw request URI, or "*" for
 // anything), "status" (200), "headers" (string or list of strings), "body"
-// (JSON, served as application/json) or "text", "delay" (a duration, cut
+// (JSON, served as application/json) or "text" or "bytes" (served as
+// application/json: one byte per character, each U+0000 to U+00FF, so
+// "\u00ff" is the byte FF, for bodies that are not UTF-8), "delay" (a duration, cut
 // short when the gateway gives up on the request), and synchronisation with
 // other answers of the same request: "id" names the answer, "await" and
 // "await_answered" wait (at most 2s) until the named answers have arrived or
@@ -30,7 +32,11 @@ package engine_test
 // answered when this request arrived.
 //
 // A request: "method" (GET), "path" (raw, with query), "headers", "body"
-// (JSON) or "text", "chunked" (send the body without Content-Length).
+// (JSON) or "text" or "bytes" (as in an answer; sent as application/json),
+// "chunked" (send the body without Content-Length).
+//
+// A body the client gets or a backend receives that is not valid UTF-8 is
+// marked so in the golden.
 //
 // Instead of "text", an answer or a request may give "nest": {"open": "<a>",
 // "inner": "x", "close": "</a>", "depth": 100000}, the text open repeated
@@ -62,6 +68,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -110,6 +117,7 @@ type e2eAnswer struct {
 	Headers       headerValues    `json:"headers"`
 	Body          json.RawMessage `json:"body"`
 	Text          *string         `json:"text"`
+	Bytes         *string         `json:"bytes"`
 	Nest          *e2eNest        `json:"nest"`
 	Delay         string          `json:"delay"`
 	ID            string          `json:"id"`
@@ -125,8 +133,21 @@ type e2eRequest struct {
 	Headers map[string]string `json:"headers"`
 	Body    json.RawMessage   `json:"body"`
 	Text    *string           `json:"text"`
+	Bytes   *string           `json:"bytes"`
 	Nest    *e2eNest          `json:"nest"`
 	Chunked bool              `json:"chunked"`
+}
+
+// latin1 turns a "bytes" string into its bytes, one per character.
+func latin1(t testing.TB, s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r > 0xFF {
+			t.Fatalf("bytes: %q is not a byte (U+0000 to U+00FF)", r)
+		}
+		b = append(b, byte(r))
+	}
+	return string(b)
 }
 
 // e2eNest is a generated, deeply nested text: Open Depth times, Inner,
@@ -249,6 +270,16 @@ func readCase(t *testing.T, file string) *e2eCase {
 		if rq.Nest != nil {
 			rq.Text = rq.Nest.text()
 		}
+		if rq.Bytes != nil {
+			b := latin1(t, *rq.Bytes)
+			rq.Text = &b
+			if rq.Headers["Content-Type"] == "" {
+				if rq.Headers == nil {
+					rq.Headers = map[string]string{}
+				}
+				rq.Headers["Content-Type"] = "application/json"
+			}
+		}
 	}
 	if len(c.Endpoints) == 0 || len(c.Requests) == 0 {
 		t.Fatalf("%s: a case needs an endpoint and a request", file)
@@ -260,6 +291,16 @@ func readCase(t *testing.T, file string) *e2eCase {
 			}
 			if a.Nest != nil {
 				a.Text = a.Nest.text()
+			}
+			if a.Bytes != nil {
+				b := latin1(t, *a.Bytes)
+				a.Text = &b
+				if a.Headers["Content-Type"] == nil {
+					if a.Headers == nil {
+						a.Headers = headerValues{}
+					}
+					a.Headers["Content-Type"] = []string{"application/json"}
+				}
 			}
 			if a.Delay != "" {
 				if a.delay, err = time.ParseDuration(a.Delay); err != nil {
@@ -399,6 +440,9 @@ func backendHandler(t *testing.T, svc string, answers []*e2eAnswer, log *backend
 		body, _ := io.ReadAll(r.Body)
 		if len(body) > 0 {
 			fmt.Fprintf(&b, "    body: %s\n", body)
+			if !utf8.Valid(body) {
+				fmt.Fprintf(&b, "    (this body is NOT valid UTF-8)\n")
+			}
 		}
 		if a == nil {
 			fmt.Fprintf(&b, "    UNMATCHED: no answer in the case file, answered 599\n")
@@ -696,6 +740,9 @@ func exchange(t *testing.T, client *http.Client, base string, rq *e2eRequest, op
 		if n := rq.Nest; n != nil {
 			shown = fmt.Sprintf("%q x %d, %q, %q x %d (%d bytes)", n.Open, n.Depth, n.Inner, n.Close, n.Depth, len(sent))
 		}
+		if rq.Bytes != nil {
+			shown = fmt.Sprintf("%q", sent)
+		}
 		fmt.Fprintf(&b, "> body (%s): %s\n", map[bool]string{true: "chunked", false: "with Content-Length"}[rq.Chunked], shown)
 	}
 	resp, err := client.Do(req)
@@ -720,6 +767,9 @@ func exchange(t *testing.T, client *http.Client, base string, rq *e2eRequest, op
 		}
 	}
 	b.WriteString("\n")
+	if len(rb) > 0 && !utf8.Valid(rb) {
+		b.WriteString("(this body is NOT valid UTF-8)\n")
+	}
 	if len(rb) > 0 {
 		var ind bytes.Buffer
 		if json.Indent(&ind, rb, "", "  ") == nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -14,14 +15,34 @@ import (
 // the identity of the Go value (the map, or the slice's array and length),
 // which is stable while the value is alive and never shared between two
 // decoded containers. Empty containers are not recorded: they encode the
-// same either way. A Spans is written once, while decoding, and only read
-// after.
+// same either way.
+//
+// It also remembers the text of each number that AppendFloat would not
+// write back the same (12345678901234567890, 1.50, 1E5, -0.0, a 300-digit
+// integer), keyed by the identity of the float64 the decoder boxed for it:
+// each such number gets an allocation of its own, so two numbers of one
+// value spelled differently ({"a":1.50,"b":1.5}) are told apart, and a
+// number is found only where it passed unchanged, never where arithmetic
+// happened to give the same value. A Spans is written once, while
+// decoding, and only read after.
 type Spans struct {
 	raw []byte
 	// entries in decoding order. Recording is the hot part (every container
 	// of every decoded body) and lookups are few (only containers that are
 	// written out), so a slice scanned on lookup beats a map.
 	entries []spanEntry
+
+	// nums are the numbers not in canonical form, in decoding order; most
+	// documents have none. Past a few, lookups go through numIdx, built on
+	// the first (tables are shared by encoders in several goroutines).
+	nums    []numEntry
+	numOnce sync.Once
+	numIdx  map[unsafe.Pointer]span
+}
+
+type numEntry struct {
+	p unsafe.Pointer // the boxed float64's data
+	span
 }
 
 type spanEntry struct {
@@ -53,9 +74,16 @@ func keyOf(v any) (spanKey, bool) {
 }
 
 // Lookup returns the original bytes of v when v is an object or list this
-// document decoded to, unchanged.
+// document decoded to, unchanged, or a number it decoded whose text is not
+// the canonical spelling of its value.
 func (s *Spans) Lookup(v any) ([]byte, bool) {
-	if s == nil || len(s.entries) == 0 {
+	if s == nil {
+		return nil, false
+	}
+	if _, isNum := v.(float64); isNum {
+		return s.number(v)
+	}
+	if len(s.entries) == 0 {
 		return nil, false
 	}
 	k, ok := keyOf(v)
@@ -68,6 +96,57 @@ func (s *Spans) Lookup(v any) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// linearNums is how many numbers a table scans before it indexes them.
+const linearNums = 8
+
+// number returns the text of the number v when this document decoded it.
+func (s *Spans) number(v any) ([]byte, bool) {
+	if len(s.nums) == 0 {
+		return nil, false
+	}
+	p := dataWord(v)
+	if len(s.nums) <= linearNums {
+		for i := range s.nums {
+			if e := &s.nums[i]; e.p == p {
+				return s.raw[e.from:e.to], true
+			}
+		}
+		return nil, false
+	}
+	s.numOnce.Do(func() {
+		s.numIdx = make(map[unsafe.Pointer]span, len(s.nums))
+		for _, e := range s.nums {
+			s.numIdx[e.p] = e.span
+		}
+	})
+	if sp, ok := s.numIdx[p]; ok {
+		return s.raw[sp.from:sp.to], true
+	}
+	return nil, false
+}
+
+// eface is the layout of an interface value holding a non-pointer type.
+type eface struct{ typ, data unsafe.Pointer }
+
+func dataWord(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).data }
+
+var float64Type = func() unsafe.Pointer {
+	var v any = 1.5
+	return (*eface)(unsafe.Pointer(&v)).typ
+}()
+
+// freshFloat boxes f in an allocation of its own. any(f) would share one
+// static box among all zeros (and a few denormals), which would make two
+// spellings of zero indistinguishable.
+func freshFloat(f float64) (any, unsafe.Pointer) {
+	p := new(float64)
+	*p = f
+	var v any
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = float64Type, unsafe.Pointer(p)
+	return v, unsafe.Pointer(p)
 }
 
 // errMalformed is returned by the decoder for input ScanJSON would refuse;
@@ -111,8 +190,10 @@ func DecodeJSON(b []byte) (any, error) {
 }
 
 // DecodeSpans is DecodeJSON that also records where each object and list
-// came from. b must be compact (ScanJSON reported no spacing, or Compact
-// made it so) for the spliced bytes to match what the encoder writes.
+// came from, and the text of each number not in canonical form. b must be
+// rewritten (Scan reported no flags, or Compact made it so) for the spliced
+// bytes to match what the encoder writes: compact, valid UTF-8, no lone
+// surrogate escapes.
 func DecodeSpans(b []byte) (any, *Spans, error) {
 	s := &Spans{raw: b}
 	d := decoder{b: b, spans: s}
@@ -453,6 +534,7 @@ func (d *decoder) number() (any, error) {
 	if !ok {
 		return nil, errMalformed
 	}
+	from := d.i
 	tok := d.b[d.i:j]
 	d.i = j
 	// Small integers, the common case, without strconv.
@@ -483,12 +565,86 @@ func (d *decoder) number() (any, error) {
 	f, err := strconv.ParseFloat(string(tok), 64)
 	if err != nil {
 		var ne *strconv.NumError
-		if errors.As(err, &ne) && ne.Err == strconv.ErrRange && f == 0 {
-			return f, nil // underflow is zero, as in encoding/json
+		if !errors.As(err, &ne) || ne.Err != strconv.ErrRange || f != 0 {
+			return nil, errMalformed
 		}
-		return nil, errMalformed
+		// underflow is zero, as in encoding/json
+	}
+	if d.spans != nil && !canonicalText(tok) {
+		var buf [32]byte
+		if out, _ := AppendFloat(buf[:0], f); string(out) != string(tok) {
+			v, p := freshFloat(f)
+			d.spans.nums = append(d.spans.nums, numEntry{p, span{int32(from), int32(d.i)}})
+			return v, nil
+		}
 	}
 	return f, nil
+}
+
+// CanonicalNumber reports whether raw, a JSON number (Scan accepted it),
+// is written the way AppendFloat writes its value, so that no document's
+// table is needed to write it as it is: true for 28, 10.5, -0; false for
+// 12345678901234567890, 1.50, 1E5.
+func CanonicalNumber(raw []byte) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	if canonicalText(raw) {
+		return true
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil && f != 0 {
+		return false
+	}
+	var buf [32]byte
+	out, _ := AppendFloat(buf[:0], f)
+	return string(out) == string(raw)
+}
+
+// canonicalText reports cases where the text of a number alone shows that
+// AppendFloat writes its value back digit for digit, so the decoder need
+// not check: an integer of at most 15 digits (below 2^53, held exactly),
+// or a decimal without exponent of at most 15 significant digits, no
+// trailing zero in its fraction and a magnitude from 1e-6 (AppendFloat's
+// plain range), since float64 holds every decimal of 15 digits apart from
+// its neighbours. false means "look closer", not "not canonical".
+func canonicalText(tok []byte) bool {
+	i := 0
+	if tok[0] == '-' {
+		i++
+	}
+	intFrom := i
+	for i < len(tok) && '0' <= tok[i] && tok[i] <= '9' {
+		i++
+	}
+	intDigits := i - intFrom
+	if i == len(tok) {
+		return intDigits <= 15
+	}
+	if tok[i] != '.' {
+		return false
+	}
+	frac := tok[i+1:]
+	for _, c := range frac {
+		if c < '0' || c > '9' {
+			return false // an exponent
+		}
+	}
+	if len(frac) == 0 || frac[len(frac)-1] == '0' {
+		return false
+	}
+	sig := intDigits + len(frac)
+	if intDigits == 1 && tok[intFrom] == '0' {
+		z := 0
+		for z < len(frac) && frac[z] == '0' {
+			z++
+		}
+		if z > 5 {
+			return false // below 1e-6: AppendFloat writes an exponent
+		}
+		sig = len(frac) - z
+	}
+	return sig <= 15
 }
 
 // skipValue returns the index past the value starting at b[i], or -1.

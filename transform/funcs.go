@@ -372,6 +372,9 @@ func ToNumber(args ...any) (any, error) {
 	case nil, bool:
 		return nil, nil
 	case float64:
+		if x != 0 && !math.IsNaN(x) && !math.IsInf(x, 0) {
+			return args[0], nil // the same value: a backend's number keeps its spelling
+		}
 		f = x
 	case int:
 		f = float64(x)

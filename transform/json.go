@@ -17,7 +17,8 @@ var ErrTooDeep = errors.New("nesting too deep")
 // CheckJSON reports whether b is one valid JSON value nested at most maxDepth
 // levels deep, refusing numbers beyond float64. It reads b once and allocates
 // nothing on success, so it is safe to run on untrusted input before any
-// decoder sees it.
+// decoder sees it. Like Scan, it accepts invalid UTF-8 and lone surrogate
+// escapes in strings, which decoding and Compact turn into U+FFFD.
 func CheckJSON(b []byte, maxDepth int) error {
 	_, err := ScanJSON(b, maxDepth)
 	return err
@@ -54,10 +55,15 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 // Encoder writes values as JSON like AppendJSON, and splices the original
 // bytes of every object and list that came unchanged from a document
 // decoded with spans (DecodeSpans): data passed through expressions keeps
-// the backend's key order, and costs a copy instead of an encoding. A nil
-// *Encoder is AppendJSON.
+// the backend's key order, and costs a copy instead of an encoding. A
+// number that came unchanged from such a document is written as it was
+// spelled there (12345678901234567890, 1.50); any other float64, the
+// result of arithmetic included, is written by AppendFloat. A nil *Encoder
+// is AppendJSON.
 type Encoder struct {
-	spans []*Spans
+	spans   []*Spans
+	nums    bool // some table has numbers
+	pending []func() (*Spans, bool)
 }
 
 // NewEncoder returns an encoder that splices from the given span tables;
@@ -65,17 +71,69 @@ type Encoder struct {
 func NewEncoder(spans ...*Spans) *Encoder {
 	e := &Encoder{}
 	for _, s := range spans {
-		if s != nil {
-			e.spans = append(e.spans, s)
-		}
+		e.Add(s)
 	}
 	return e
 }
 
-// Add adds a span table.
+// Add adds a span table, which must be complete (its Decode call
+// returned).
 func (e *Encoder) Add(s *Spans) {
 	if s != nil {
 		e.spans = append(e.spans, s)
+		e.nums = e.nums || len(s.nums) > 0
+	}
+}
+
+// AddPending adds a table that may not be complete yet, such as that of a
+// result decoded on first read, perhaps by the expressions this encoder
+// writes: before each value it is given to write, the encoder calls get
+// until get reports done, then adds the table get returns (nil for none).
+// get may be called from the encoder's goroutine only, and must return a
+// complete table.
+func (e *Encoder) AddPending(get func() (s *Spans, done bool)) {
+	e.pending = append(e.pending, get)
+}
+
+func (e *Encoder) poll() {
+	kept := e.pending[:0]
+	for _, get := range e.pending {
+		if s, done := get(); done {
+			e.Add(s)
+		} else {
+			kept = append(kept, get)
+		}
+	}
+	clear(e.pending[len(kept):])
+	e.pending = kept
+}
+
+// NumberText returns the text a number v had in a document of the
+// encoder's tables when v passed unchanged from there (what Append writes
+// for it), for writing it elsewhere: a path segment, a query value.
+func (e *Encoder) NumberText(v any) ([]byte, bool) {
+	if _, ok := v.(float64); !ok || e == nil {
+		return nil, false
+	}
+	if len(e.pending) > 0 {
+		e.poll()
+	}
+	if e.nums {
+		for _, s := range e.spans {
+			if b, ok := s.number(v); ok {
+				return b, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// AddNumbers adds only the numbers of a span table: objects and lists of
+// that document are encoded (keys sorted) rather than spliced, and its
+// numbers keep their spelling.
+func (e *Encoder) AddNumbers(s *Spans) {
+	if s != nil && len(s.nums) > 0 {
+		e.Add(&Spans{raw: s.raw, nums: s.nums})
 	}
 }
 
@@ -93,6 +151,13 @@ func (e *Encoder) raw(v any) ([]byte, bool) {
 
 // Append appends the JSON encoding of v to dst.
 func (e *Encoder) Append(dst []byte, v any) ([]byte, error) {
+	if e != nil && len(e.pending) > 0 {
+		e.poll()
+	}
+	return e.append(dst, v)
+}
+
+func (e *Encoder) append(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
@@ -104,6 +169,13 @@ func (e *Encoder) Append(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, "false"...), nil
 	case float64:
+		if e != nil && e.nums {
+			for _, s := range e.spans {
+				if b, ok := s.number(v); ok {
+					return append(dst, b...), nil
+				}
+			}
+		}
 		return AppendFloat(dst, x)
 	case int:
 		return strconv.AppendInt(dst, int64(x), 10), nil
@@ -129,7 +201,7 @@ func (e *Encoder) Append(dst []byte, v any) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = e.Append(dst, el); err != nil {
+			if dst, err = e.append(dst, el); err != nil {
 				return dst, err
 			}
 		}
@@ -151,7 +223,7 @@ func (e *Encoder) Append(dst []byte, v any) ([]byte, error) {
 			dst = AppendString(dst, k)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = e.Append(dst, x[k]); err != nil {
+			if dst, err = e.append(dst, x[k]); err != nil {
 				return dst, err
 			}
 		}
@@ -184,7 +256,7 @@ func (e *Encoder) appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = e.Append(dst, rv.Index(i).Interface()); err != nil {
+			if dst, err = e.append(dst, rv.Index(i).Interface()); err != nil {
 				return dst, err
 			}
 		}
@@ -206,7 +278,7 @@ func (e *Encoder) appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 			dst = AppendString(dst, k)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = e.Append(dst, rv.MapIndex(reflect.ValueOf(k).Convert(rv.Type().Key())).Interface()); err != nil {
+			if dst, err = e.append(dst, rv.MapIndex(reflect.ValueOf(k).Convert(rv.Type().Key())).Interface()); err != nil {
 				return dst, err
 			}
 		}
@@ -220,12 +292,12 @@ func (e *Encoder) appendReflect(dst []byte, rv reflect.Value) ([]byte, error) {
 	case reflect.String:
 		return AppendString(dst, rv.String()), nil
 	case reflect.Bool:
-		return e.Append(dst, rv.Bool())
+		return e.append(dst, rv.Bool())
 	case reflect.Pointer, reflect.Interface:
 		if rv.IsNil() {
 			return append(dst, "null"...), nil
 		}
-		return e.Append(dst, rv.Elem().Interface())
+		return e.append(dst, rv.Elem().Interface())
 	}
 	b, err := json.Marshal(rv.Interface())
 	if err != nil {
@@ -254,8 +326,9 @@ type RawJSON []byte
 
 const hexDigits = "0123456789abcdef"
 
-// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, and
-// <, >, & are escaped so a body is safe to embed in HTML.
+// AppendString appends s as a JSON string. Each invalid UTF-8 byte becomes
+// U+FFFD, written as its UTF-8 bytes as Compact writes it in backend
+// bodies, and <, >, & are escaped so a body is safe to embed in HTML.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -286,7 +359,7 @@ func AppendString(dst []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			dst = append(dst, "\uFFFD"...)
 			i += size
 			start = i
 			continue

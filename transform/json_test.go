@@ -182,8 +182,10 @@ func TestAppendString(t *testing.T) {
 		{"DEL kept", "\x7f", "\"\x7f\""},
 		{"unicode kept", "héllo 世界 😀", `"héllo 世界 😀"`},
 		{"line separators escaped", "a\u2028b\u2029c", `"a\u2028b\u2029c"`},
-		{"invalid UTF-8 replaced", "a\xffb", `"a\ufffdb"`},
-		{"truncated rune replaced", "a\xe4\xb8", `"a\ufffd\ufffd"`},
+		{"invalid UTF-8 replaced", "a\xffb", "\"a\uFFFDb\""},
+		{"truncated rune replaced", "a\xe4\xb8", "\"a\uFFFD\uFFFD\""},
+		{"encoded surrogate replaced", "\xed\xa0\x80", "\"\uFFFD\uFFFD\uFFFD\""},
+		{"U+FFFD kept", "\uFFFD", "\"\uFFFD\""},
 		{"slash kept", "a/b", `"a/b"`},
 	}
 	for _, tc := range cases {

@@ -205,10 +205,13 @@ type XMLOptions struct {
 //     array writes nothing. An array anywhere else (the root value, an item
 //     of another array) is written as <item> children of its element.
 //   - null is an empty element <a/>; "" is <a></a>; {} is <a/>.
-//   - Numbers are written in shortest plain decimal form, never with an
-//     exponent: an integer literal digit for digit, however long; any other
-//     number as the shortest decimal that reads back as the same float64
-//     (1e8 -> 100000000, 10.50 -> 10.5, 1e-7 -> 0.0000001); every zero as 0.
+//   - Numbers are written in plain decimal form, never with an exponent,
+//     with the digits of the JSON literal, however many: an integer digit
+//     for digit; any other number with its point moved by its exponent and
+//     the zeros that carry no digit dropped (1e8 -> 100000000, 10.50 ->
+//     10.5, 1e-7 -> 0.0000001, 0.1000000000000000055511151231257827 as it
+//     is); every zero as 0. Only an exponent that would add more than 330
+//     zeros (1e-400) gives the float64's shortest decimal instead (0).
 //     Booleans are true and false.
 //   - Text and attribute values are escaped: & < > always, " in attributes,
 //     CR as &#xD;, and in attributes TAB and LF as &#x9; and &#xA;, so a
@@ -1432,14 +1435,17 @@ func appendXMLEscaped(dst, s []byte, attr bool) []byte {
 	return append(dst, s[start:]...)
 }
 
-// appendXMLNumber writes the JSON number literal n in shortest plain
-// decimal form.
+// appendXMLNumber writes the JSON number literal n in plain decimal form
+// with its digits.
 func appendXMLNumber(dst, n []byte) ([]byte, error) {
 	if bytes.IndexAny(n, ".eE") < 0 {
 		if string(n) == "-0" {
 			return append(dst, '0'), nil
 		}
 		return append(dst, n...), nil
+	}
+	if out, ok := appendPlainDecimal(dst, n); ok {
+		return out, nil
 	}
 	f, err := strconv.ParseFloat(string(n), 64)
 	if err != nil {
@@ -1449,6 +1455,114 @@ func appendXMLNumber(dst, n []byte) ([]byte, error) {
 		return append(dst, '0'), nil
 	}
 	return strconv.AppendFloat(dst, f, 'f', -1, 64), nil
+}
+
+// maxAddedZeros bounds the zeros an exponent may add to a plain decimal
+// (float64's range needs at most 324).
+const maxAddedZeros = 330
+
+// appendPlainDecimal writes the JSON number literal n, which has a fraction
+// or an exponent, as a plain decimal with exactly its digits: the point
+// moved by the exponent, leading zeros of the integer part and trailing
+// zeros of the fraction dropped, zero as 0. ok is false when that would add
+// more than maxAddedZeros zeros.
+func appendPlainDecimal(dst, n []byte) ([]byte, bool) {
+	i := 0
+	neg := n[0] == '-'
+	if neg {
+		i++
+	}
+	intFrom := i
+	for i < len(n) && '0' <= n[i] && n[i] <= '9' {
+		i++
+	}
+	intTo := i
+	fracFrom, fracTo := i, i
+	if i < len(n) && n[i] == '.' {
+		i++
+		fracFrom = i
+		for i < len(n) && '0' <= n[i] && n[i] <= '9' {
+			i++
+		}
+		fracTo = i
+	}
+	exp := 0
+	if i < len(n) && (n[i] == 'e' || n[i] == 'E') {
+		i++
+		expNeg := false
+		if i < len(n) && (n[i] == '+' || n[i] == '-') {
+			expNeg = n[i] == '-'
+			i++
+		}
+		if len(n)-i > 6 {
+			return dst, false
+		}
+		for ; i < len(n); i++ {
+			exp = exp*10 + int(n[i]-'0')
+		}
+		if expNeg {
+			exp = -exp
+		}
+	}
+	// The digits, integer part then fraction, as one run: digit k.
+	nInt, total := intTo-intFrom, intTo-intFrom+fracTo-fracFrom
+	digit := func(k int) byte {
+		if k < nInt {
+			return n[intFrom+k]
+		}
+		return n[fracFrom+k-nInt]
+	}
+	first, last := -1, -1 // the first and last digit that is not 0
+	for k := 0; k < total; k++ {
+		if digit(k) != '0' {
+			if first < 0 {
+				first = k
+			}
+			last = k
+		}
+	}
+	if first < 0 {
+		return append(dst, '0'), true
+	}
+	point := nInt + exp // the point stands before digit point
+	var zeros int
+	switch {
+	case point <= first:
+		zeros = first - point
+	case point > last:
+		zeros = point - last - 1
+	}
+	if zeros > maxAddedZeros {
+		return dst, false
+	}
+	if neg {
+		dst = append(dst, '-')
+	}
+	switch {
+	case point <= first: // 0.000ddd
+		dst = append(dst, '0', '.')
+		for range zeros {
+			dst = append(dst, '0')
+		}
+		for k := first; k <= last; k++ {
+			dst = append(dst, digit(k))
+		}
+	case point > last: // ddd000
+		for k := first; k <= last; k++ {
+			dst = append(dst, digit(k))
+		}
+		for range zeros {
+			dst = append(dst, '0')
+		}
+	default: // ddd.ddd
+		for k := first; k <= last; k++ {
+			if k == point {
+				dst = append(dst, '.')
+			}
+			dst = append(dst, digit(k))
+		}
+	}
+	return dst, true
 }
 
 // appendXMLName appends key as an XML name, escaping what is not allowed;
