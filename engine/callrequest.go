@@ -66,14 +66,33 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 // one segment, the query, the spec's headers and the gateway's, and the
 // body in the call's encoding. It sends nothing.
 func (x *exchange) request(c *Call, item any) (*backend.Request, error) {
-	target, err := x.target(c, item)
+	// Numbers that passed unchanged from a body keep their digits in the
+	// path, query and headers too; the encoder that knows them is made on
+	// the first number.
+	var enc *transform.Encoder
+	encoder := func() *transform.Encoder {
+		if enc == nil {
+			enc = x.depsEncoder(c)
+		}
+		return enc
+	}
+	spelled := func(v any) any {
+		if _, ok := v.(float64); !ok {
+			return v
+		}
+		if t, ok := encoder().NumberText(v); ok {
+			return string(t)
+		}
+		return v
+	}
+	target, err := x.target(c, item, spelled)
 	if err != nil {
 		return nil, err
 	}
 	var body []byte
 	contentType := ""
 	if c.body != nil {
-		if body, contentType, err = x.requestBody(c, item); err != nil {
+		if body, contentType, err = x.requestBody(c, item, encoder()); err != nil {
 			return nil, err
 		}
 	}
@@ -86,7 +105,7 @@ func (x *exchange) request(c *Call, item any) (*backend.Request, error) {
 		if v == nil {
 			continue
 		}
-		s, ok := transform.Stringify(v)
+		s, ok := transform.Stringify(spelled(v))
 		if !ok || strings.ContainsAny(s, "\r\n\x00") {
 			return nil, errHeaderValue(hd.expr.field)
 		}
@@ -107,7 +126,7 @@ func (x *exchange) request(c *Call, item any) (*backend.Request, error) {
 
 // target is the path and query of c's request, to be put after the
 // instance's base.
-func (x *exchange) target(c *Call, item any) (string, error) {
+func (x *exchange) target(c *Call, item any, spelled func(any) any) (string, error) {
 	u := make([]byte, 0, 128)
 	for _, part := range c.path {
 		if part.expr == nil {
@@ -118,7 +137,7 @@ func (x *exchange) target(c *Call, item any) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if u, err = transform.AppendSegment(u, v); err != nil {
+		if u, err = transform.AppendSegment(u, spelled(v)); err != nil {
 			err = fmt.Errorf("%s: %w", part.expr.field, err)
 			return "", &pipeline.CallError{Call: c.Name, Failure: pipeline.FailRequest, Err: err, Reason: err.Error()}
 		}
@@ -129,7 +148,7 @@ func (x *exchange) target(c *Call, item any) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		vals, err := queryValues(v)
+		vals, err := queryValues(v, spelled)
 		if err != nil {
 			return "", &pipeline.ExprError{Field: q.expr.field, Err: err, Reason: err.Error()}
 		}
@@ -145,8 +164,8 @@ func (x *exchange) target(c *Call, item any) (string, error) {
 }
 
 // requestBody renders c's body template and encodes it as the call says.
-func (x *exchange) requestBody(c *Call, item any) (body []byte, contentType string, err error) {
-	b, err := x.render(nil, c.body, item, x.depsEncoder(c))
+func (x *exchange) requestBody(c *Call, item any, enc *transform.Encoder) (body []byte, contentType string, err error) {
+	b, err := x.render(nil, c.body, item, enc)
 	if err != nil {
 		return nil, "", err
 	}
@@ -167,8 +186,9 @@ func (x *exchange) requestBody(c *Call, item any) (body []byte, contentType stri
 }
 
 // queryValues turns an expression's value into query parameter values: nil
-// leaves the parameter out, a list repeats it.
-func queryValues(v any) ([]string, error) {
+// leaves the parameter out, a list repeats it; spelled gives a number its
+// body's digits.
+func queryValues(v any, spelled func(any) any) ([]string, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -178,7 +198,7 @@ func queryValues(v any) ([]string, error) {
 			if e == nil {
 				continue
 			}
-			s, ok := transform.Stringify(e)
+			s, ok := transform.Stringify(spelled(e))
 			if !ok {
 				return nil, fmt.Errorf("a query list may hold strings, numbers and booleans, not %s", transform.Kind(e))
 			}
@@ -186,7 +206,7 @@ func queryValues(v any) ([]string, error) {
 		}
 		return out, nil
 	}
-	s, ok := transform.Stringify(v)
+	s, ok := transform.Stringify(spelled(v))
 	if !ok {
 		return nil, fmt.Errorf("a query value must be a string, number, boolean or list, not %s", transform.Kind(v))
 	}

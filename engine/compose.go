@@ -87,8 +87,8 @@ func (x *exchange) splice(dst []byte, e *expression, enc *transform.Encoder) (ou
 		return dst, false, nil // not an object on the way: let expr say why
 	case !found:
 		return append(dst, "null"...), true, nil
-	case raw[0] == '{' || raw[0] == '[':
-		return append(dst, raw...), true, nil
+	case raw[0] == '{' || raw[0] == '[' || isNumber(raw):
+		return append(dst, raw...), true, nil // numbers as the backend spelled them
 	}
 	v, err := transform.DecodeJSON(raw)
 	if err != nil {
@@ -127,15 +127,12 @@ func (x *exchange) refresh(enc *transform.Encoder) {
 // for: the only values c's expressions can hold.
 func (x *exchange) depsEncoder(c *Call) *transform.Encoder {
 	enc := transform.NewEncoder()
+	enc.AddNumbers(x.bodySpans)
 	for _, j := range c.deps {
 		r := &x.results[j]
-		if r.decoded.Load() {
-			enc.Add(r.spans)
-		}
+		enc.AddPending(r.decodedSpans) // decoded perhaps by the very expressions enc writes
 		for k := range r.items {
-			if r.items[k].decoded.Load() {
-				enc.Add(r.items[k].spans)
-			}
+			enc.AddPending(r.items[k].decodedSpans)
 		}
 	}
 	return enc
@@ -177,6 +174,9 @@ func (x *exchange) appendResult(dst []byte, i int, enc *transform.Encoder) ([]by
 	return appendBody(dst, r), nil
 }
 
+// isNumber reports whether raw, a scanned JSON value, is a number.
+func isNumber(raw []byte) bool { return raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9' }
+
 func appendBody(dst []byte, r *result) []byte {
 	switch {
 	case r.isText:
@@ -184,10 +184,10 @@ func appendBody(dst []byte, r *result) []byte {
 	case len(r.body) == 0:
 		return append(dst, "null"...)
 	}
-	if c := r.body[0]; c == '{' || c == '[' {
-		return append(dst, r.body...) // validated and compacted by decode
+	if c := r.body[0]; c == '{' || c == '[' || isNumber(r.body) {
+		return append(dst, r.body...) // validated and compacted by decode; numbers as spelled
 	}
-	// A scalar document is written canonically, as an expression would.
+	// A string document is written canonically, as an expression would.
 	v, err := transform.DecodeJSON(r.body)
 	if err != nil {
 		return append(dst, "null"...) // unreachable: the body was validated
@@ -261,6 +261,10 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 			}
 			if v == nil {
 				continue
+			}
+			x.refresh(&x.enc)
+			if t, ok := x.enc.NumberText(v); ok {
+				v = string(t) // a number as its body spelled it
 			}
 			s, ok := transform.Stringify(v)
 			if !ok || strings.ContainsAny(s, "\r\n\x00") {

@@ -145,6 +145,8 @@ func (x *exchange) lookup(path []string) (any, bool) {
 			return nil, true
 		case raw[0] == '{' || raw[0] == '[':
 			return nil, false // a container: the decoded value, with its spans
+		case isNumber(raw) && !transform.CanonicalNumber(raw):
+			return nil, false // spelled its own way: the decoded value, with its spans
 		}
 		v, err := transform.DecodeJSON(raw)
 		return v, err == nil

@@ -25,6 +25,9 @@ type exchange struct {
 	query   map[string]any
 	headers map[string]any
 	body    any
+	// bodySpans holds the numbers of a JSON request body, so those that
+	// pass unchanged keep the client's digits.
+	bodySpans *transform.Spans
 	auth    map[string]any
 	xff     string
 	proto   string

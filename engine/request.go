@@ -86,14 +86,19 @@ func (x *exchange) readBody() error {
 	mt := mediaType(ct)
 	switch {
 	case ct == "" || mt == "application/json" || strings.HasSuffix(mt, "+json"):
-		if err := transform.CheckJSON(b, x.p.limits.MaxJSONDepth); err != nil {
+		rewrite, err := transform.ScanJSON(b, x.p.limits.MaxJSONDepth)
+		if err != nil {
 			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not valid JSON (" + strings.TrimPrefix(err.Error(), "invalid JSON: ") + ")."}
 		}
-		v, err := transform.DecodeJSON(b)
+		if rewrite {
+			b = transform.Compact(make([]byte, 0, len(b)), b)
+		}
+		v, spans, err := transform.DecodeSpans(b)
 		if err != nil {
 			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not valid JSON."}
 		}
-		x.body = v
+		x.body, x.bodySpans = v, spans
+		x.enc.AddNumbers(spans)
 	case mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml"):
 		j, err := x.p.xmlIn.XMLToJSON(nil, b)
 		if err != nil {

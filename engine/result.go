@@ -81,3 +81,11 @@ func (r *result) value() (any, error) {
 	})
 	return r.val, r.valErr
 }
+
+// decodedSpans gives r's spans once r is decoded.
+func (r *result) decodedSpans() (*transform.Spans, bool) {
+	if !r.decoded.Load() {
+		return nil, false
+	}
+	return r.spans, true
+}
