@@ -532,55 +532,28 @@ func manyAttrs(n int) string {
 	return b.String()
 }
 
-func TestXMLToJSONWrapper(t *testing.T) {
-	got, err := XMLToJSON([]byte(`<s:a xmlns:s="u" x="1"><b>2</b><b>3</b></s:a>`), 0)
-	if err != nil {
-		t.Fatal(err)
+// TestXMLCodecDepth: a MaxDepth of 0 is the default, and one above
+// MaxXMLDepth is lowered to it.
+func TestXMLCodecDepth(t *testing.T) {
+	if _, err := mustXMLCodec(t, XMLOptions{}).XMLToJSON(nil, []byte(strings.Repeat("<a>", 65))); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("default depth: %v", err)
 	}
-	if want := `{"a":{"@x":"1","b":["2","3"]}}`; string(got) != want {
-		t.Errorf("got %s, want %s", got, want)
-	}
-	if _, err := XMLToJSON([]byte(`<a><b/></a>`), 1); !errors.Is(err, ErrTooDeep) {
+	if _, err := mustXMLCodec(t, XMLOptions{MaxDepth: 1}).XMLToJSON(nil, []byte(`<a><b/></a>`)); !errors.Is(err, ErrTooDeep) {
 		t.Errorf("depth 1: %v", err)
 	}
-	if _, err := XMLToJSON([]byte(strings.Repeat("<a>", 20000)), 1<<30); !errors.Is(err, ErrTooDeep) {
+	if _, err := mustXMLCodec(t, XMLOptions{MaxDepth: 1 << 30}).XMLToJSON(nil, []byte(strings.Repeat("<a>", 20000))); !errors.Is(err, ErrTooDeep) {
 		t.Errorf("the ceiling does not apply: %v", err)
 	}
 }
 
-func TestCheckXML(t *testing.T) {
-	cases := []struct {
-		name string
-		in   string
-		max  int
-		want error
-	}{
-		{"flat", `<a><b/><c></c></a>`, 2, nil},
-		{"exact depth", `<a><b><c/></b></a>`, 3, nil},
-		{"too deep", `<a><b><c></c></b></a>`, 2, ErrTooDeep},
-		{"self-closing with space", `<a><b><c /></b></a>`, 2, nil},
-		{"attribute with >", `<a x=">"><b y='/>'></b></a>`, 1, ErrTooDeep},
-		{"attribute with /> and self-closing", `<a x=">"><b y='/>'/></a>`, 1, nil},
-		{"attribute with /> counted", `<a x="/"><b/></a>`, 2, nil},
-		{"cdata end tags do not lower", `<r><![CDATA[</a></a></a>]]><a><a></a></a></r>`, 2, ErrTooDeep},
-		{"comment tags ignored", `<r><!-- <a><a><a> --></r>`, 1, nil},
-		{"stray end tags do not go below zero", `</x></x></x><a><a><a></a></a></a>`, 2, ErrTooDeep},
-		{"doctype", `<!DOCTYPE a><a/>`, 5, ErrDTD},
-		{"entity", `<!ENTITY a "b"><a/>`, 5, ErrDTD},
-		{"doctype in comment", `<!-- <!DOCTYPE a> --><a/>`, 5, nil},
-		{"doctype in cdata", `<a><![CDATA[<!DOCTYPE a>]]></a>`, 5, nil},
-		{"processing instruction", `<?xml version="1.0"?><?pi <a><a>?><a/>`, 1, nil},
-		{"truncated", `<a><b x="`, 1, nil},
-		{"default depth", strings.Repeat("<a>", 65), 0, ErrTooDeep},
+// jsonToXML compiles opts and writes v as XML, as the engine does with a
+// codec built when the spec loads.
+func jsonToXML(dst []byte, v any, root string, opts XMLOptions) ([]byte, error) {
+	c, err := NewXMLCodec(opts)
+	if err != nil {
+		return dst, err
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := CheckXML([]byte(tc.in), tc.max)
-			if !errors.Is(err, tc.want) {
-				t.Errorf("got %v, want %v", err, tc.want)
-			}
-		})
-	}
+	return c.JSONToXML(dst, v, root)
 }
 
 func TestJSONToXMLConventions(t *testing.T) {
@@ -636,7 +609,7 @@ func TestJSONToXMLConventions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := JSONToXML([]byte("<!--x-->"), tc.in, tc.root, tc.opts)
+			got, err := jsonToXML([]byte("<!--x-->"), tc.in, tc.root, tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -677,7 +650,7 @@ func TestJSONToXMLErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := JSONToXML([]byte("keep"), tc.in, tc.root, tc.opts)
+			got, err := jsonToXML([]byte("keep"), tc.in, tc.root, tc.opts)
 			if err == nil {
 				t.Fatalf("no error: %s", got)
 			}
@@ -895,7 +868,7 @@ func TestXMLConcurrent(t *testing.T) {
 func TestXMLErrorsAreShort(t *testing.T) {
 	long := strings.Repeat("n", 10000)
 	for _, in := range []string{"<" + long + "></b>", "<a>&" + long + ";</a>", "<" + long + "><" + long + "é"} {
-		_, err := XMLToJSON([]byte(in), 0)
+		_, err := mustXMLCodec(t, XMLOptions{}).XMLToJSON(nil, []byte(in))
 		if err == nil || len(err.Error()) > 400 || !utf8.ValidString(err.Error()) {
 			t.Errorf("error %.100q... is %d bytes", err, len(err.Error()))
 		}
