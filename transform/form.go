@@ -52,7 +52,7 @@ func EncodeForm(v any) (string, error) {
 		}
 		return "", err
 	}
-	i := skipJSONSpace(raw, 0)
+	i := skipSpace(raw, 0)
 	switch raw[i] {
 	case 'n':
 		return "", nil
@@ -85,7 +85,7 @@ func EncodeForm(v any) (string, error) {
 		out = append(out, url.QueryEscape(string(val))...)
 		return nil
 	}
-	it := jsonIter{b: raw, i: i + 1}
+	it := walkJSON(raw, i)
 	for {
 		k0, k1, v0, v1, ok := it.member()
 		if !ok {
@@ -98,9 +98,9 @@ func EncodeForm(v any) (string, error) {
 			}
 			continue
 		}
-		arr := jsonIter{b: raw, i: v0 + 1}
+		arr := walkJSON(raw, v0)
 		for {
-			a0, a1, ok := arr.value()
+			a0, a1, ok := arr.item()
 			if !ok {
 				break
 			}

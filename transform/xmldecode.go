@@ -464,7 +464,7 @@ func dupAttr(attrs []xmlAttr) ([]byte, bool) {
 func (st *xmlState) write(dst []byte, n int32, text string) []byte {
 	node := st.nodes[n]
 	if node.group < 0 {
-		return appendXMLScalar(dst, text[node.off:node.end], st.c.cast)
+		return st.scalar(dst, node, text)
 	}
 	dst = append(dst, '{')
 	for g := node.group; g >= 0; g = st.groups[g].next {
@@ -501,80 +501,46 @@ func (c *XMLCodec) special(key string) bool {
 	return key == c.textKey || strings.HasPrefix(key, c.attrPrefix)
 }
 
-func appendXMLScalar(dst []byte, s string, cast bool) []byte {
-	if cast && (s == "true" || s == "false" || isCanonicalNumber(s)) {
+// scalar appends the text of node n (text is the arena as a string) as a
+// JSON string or, with Cast, maybe as a number or a boolean.
+func (st *xmlState) scalar(dst []byte, n xmlNode, text string) []byte {
+	s := text[n.off:n.end]
+	if st.c.cast && (s == "true" || s == "false" || isCanonicalNumber(st.arena[n.off:n.end])) {
 		return append(dst, s...)
 	}
 	return AppendString(dst, s)
 }
 
-// isCanonicalNumber reports whether s is a JSON number written exactly as
-// formatXMLNumber writes it, so casting it loses nothing.
-func isCanonicalNumber(s string) bool {
-	if s == "" || len(s) > 400 || !isJSONNumber(s) {
+// isCanonicalNumber reports whether b is a JSON number (scanNumber's
+// grammar) written exactly as appendXMLNumber writes it and read back as
+// the same float64, so casting it loses nothing.
+func isCanonicalNumber(b []byte) bool {
+	if len(b) == 0 || len(b) > 400 {
 		return false
 	}
-	if strings.IndexAny(s, ".eE") < 0 {
-		// An integer literal is written back as is; it must still read back
-		// as exactly this integer.
-		if s == "-0" || len(s) > 1 && s[0] == '0' {
+	if c := b[0]; c != '-' && (c < '0' || c > '9') {
+		return false
+	}
+	if end, ok := scanNumber(b, 0); !ok || end != len(b) {
+		return false
+	}
+	if bytes.IndexAny(b, ".eE") < 0 {
+		// An integer literal is written back as is (the grammar has
+		// already refused leading zeros); it must still read back as
+		// exactly this integer.
+		if string(b) == "-0" {
 			return false
 		}
-		if len(s) <= 15 {
+		if len(b) <= 15 {
 			return true // |n| < 10^15 < 2^53: a float64 holds it exactly
 		}
 	}
-	f, err := strconv.ParseFloat(s, 64)
+	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil || f == 0 {
 		return false
 	}
 	var buf [64]byte
-	return string(strconv.AppendFloat(buf[:0], f, 'f', -1, 64)) == s
-}
-
-// isJSONNumber reports whether s matches the JSON number grammar.
-func isJSONNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	if i >= len(s) {
-		return false
-	}
-	switch {
-	case s[i] == '0':
-		i++
-	case '1' <= s[i] && s[i] <= '9':
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		d := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-		if i == d {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		d := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-		if i == d {
-			return false
-		}
-	}
-	return i == len(s)
+	return string(strconv.AppendFloat(buf[:0], f, 'f', -1, 64)) == string(b)
 }
 
 func isXMLSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

@@ -28,7 +28,14 @@ type xmlEncoder struct {
 	names [][]byte // per-depth: encoded element names
 	attrs []int    // offsets in dst of the current element's attribute names
 	raw   []byte   // AppendJSON output for Go values
+	// The members of the open objects that are not attributes, found while
+	// writing the attributes, so each object is walked once.
+	members []xmlMember
 }
+
+// xmlMember is an object member: key content src[k0:k1] (between the
+// quotes) and value src[v0:v1].
+type xmlMember struct{ k0, k1, v0, v1 int }
 
 var xmlEncoderPool = sync.Pool{New: func() any { return new(xmlEncoder) }}
 
@@ -69,12 +76,12 @@ func (c *XMLCodec) JSONToXML(dst []byte, v any, root string) ([]byte, error) {
 		return dst, err
 	}
 	e.src, e.dst, e.start = raw, dst, len(dst)
-	i := skipJSONSpace(raw, 0)
+	i := skipSpace(raw, 0)
 	var err error
 	if root != "" {
 		e.names = growNames(e.names, 1)
 		e.names[0] = appendXMLName(e.names[0][:0], []byte(root), c.keepNS)
-		err = e.element(0, i)
+		err = e.element(0, i, skipValue(raw, i))
 	} else {
 		err = e.rootFromValue(i)
 	}
@@ -94,7 +101,8 @@ func (c *XMLCodec) JSONToXML(dst []byte, v any, root string) ([]byte, error) {
 
 func (e *xmlEncoder) release() {
 	e.c, e.src, e.dst = nil, nil, nil
-	if cap(e.raw) > 1<<20 || cap(e.text) > 1<<20 || cap(e.key) > 1<<16 || len(e.names) > 256 {
+	e.members = e.members[:0]
+	if cap(e.raw) > 1<<20 || cap(e.text) > 1<<20 || cap(e.key) > 1<<16 || len(e.names) > 256 || cap(e.members) > 1<<12 {
 		return
 	}
 	xmlEncoderPool.Put(e)
@@ -113,8 +121,8 @@ func (e *xmlEncoder) rootFromValue(i int) error {
 	if b[i] != '{' {
 		return errors.New(`XML root: without a root name the value must be an object with one key`)
 	}
-	it := jsonIter{b: b, i: i + 1}
-	k0, k1, v0, _, ok := it.member()
+	it := walkJSON(b, i)
+	k0, k1, v0, v1, ok := it.member()
 	if !ok {
 		return errors.New(`XML root: without a root name the value must be an object with one key, not {}`)
 	}
@@ -126,23 +134,24 @@ func (e *xmlEncoder) rootFromValue(i int) error {
 		return fmt.Errorf("XML root: %q would be an attribute or text, not an element", e.key)
 	}
 	if b[v0] == '[' {
-		arr := jsonIter{b: b, i: v0 + 1}
-		a0, _, ok := arr.value()
+		arr := walkJSON(b, v0)
+		a0, a1, ok := arr.item()
 		if !ok {
 			return errors.New("XML root: the root key holds an empty array")
 		}
-		if _, _, more := arr.value(); more {
+		if _, _, more := arr.item(); more {
 			return errors.New("XML root: the root key holds an array of more than one item")
 		}
-		v0 = a0
+		v0, v1 = a0, a1
 	}
 	e.names = growNames(e.names, 1)
 	e.names[0] = appendXMLName(e.names[0][:0], e.key, e.c.keepNS)
-	return e.element(0, v0)
+	return e.element(0, v0, v1)
 }
 
-// element writes the JSON value at src[i] as an element named names[depth].
-func (e *xmlEncoder) element(depth, i int) error {
+// element writes the JSON value src[i:end] as an element named
+// names[depth].
+func (e *xmlEncoder) element(depth, i, end int) error {
 	b := e.src
 	name := e.names[depth]
 	if e.c.maxBytes > 0 && len(e.dst)-e.start > e.c.maxBytes {
@@ -155,9 +164,8 @@ func (e *xmlEncoder) element(depth, i int) error {
 		e.dst = append(e.dst, '/', '>')
 		return nil
 	case '"':
-		end := jsonStringEnd(b, i)
 		e.dst = append(e.dst, '>')
-		e.dst = e.appendText(e.dst, b[i+1:end], false)
+		e.dst = e.appendText(e.dst, b[i+1:end-1], false)
 	case 't', 'f':
 		e.dst = append(e.dst, '>')
 		if b[i] == 't' {
@@ -169,10 +177,10 @@ func (e *xmlEncoder) element(depth, i int) error {
 		names := growNames(e.names, depth+2)
 		e.names = names
 		e.names[depth+1] = append(e.names[depth+1][:0], xmlItemName...)
-		it := jsonIter{b: b, i: i + 1}
+		it := walkJSON(b, i)
 		empty := true
 		for {
-			v0, _, ok := it.value()
+			v0, v1, ok := it.item()
 			if !ok {
 				break
 			}
@@ -180,7 +188,7 @@ func (e *xmlEncoder) element(depth, i int) error {
 				e.dst = append(e.dst, '>')
 				empty = false
 			}
-			if err := e.element(depth+1, v0); err != nil {
+			if err := e.element(depth+1, v0, v1); err != nil {
 				return err
 			}
 		}
@@ -200,7 +208,6 @@ func (e *xmlEncoder) element(depth, i int) error {
 	default:
 		e.dst = append(e.dst, '>')
 		var err error
-		end := skipJSONValue(b, i)
 		if e.dst, err = appendXMLNumber(e.dst, b[i:end]); err != nil {
 			return err
 		}
@@ -225,7 +232,8 @@ func (e *xmlEncoder) object(depth, i int) (empty bool, err error) {
 	c := e.c
 	e.attrs = e.attrs[:0]
 	var seen map[string]struct{}
-	it := jsonIter{b: b, i: i + 1}
+	base := len(e.members)
+	it := walkJSON(b, i)
 	for {
 		k0, k1, v0, v1, ok := it.member()
 		if !ok {
@@ -233,6 +241,7 @@ func (e *xmlEncoder) object(depth, i int) (empty bool, err error) {
 		}
 		e.key = appendUnescaped(e.key[:0], b[k0:k1])
 		if !e.isAttr(e.key, b[v0]) {
+			e.members = append(e.members, xmlMember{k0, k1, v0, v1})
 			continue
 		}
 		// The attribute's name, escaped, then a check against the ones
@@ -270,16 +279,9 @@ func (e *xmlEncoder) object(depth, i int) (empty bool, err error) {
 			empty = false
 		}
 	}
-	it = jsonIter{b: b, i: i + 1}
-	for {
-		k0, k1, v0, v1, ok := it.member()
-		if !ok {
-			break
-		}
+	for m, end := base, len(e.members); m < end; m++ {
+		k0, k1, v0, v1 := e.members[m].k0, e.members[m].k1, e.members[m].v0, e.members[m].v1
 		e.key = appendUnescaped(e.key[:0], b[k0:k1])
-		if e.isAttr(e.key, b[v0]) {
-			continue
-		}
 		if v := b[v0]; v != '{' && v != '[' && string(e.key) == c.textKey {
 			switch v {
 			case 'n':
@@ -302,24 +304,25 @@ func (e *xmlEncoder) object(depth, i int) (empty bool, err error) {
 		e.names = growNames(e.names, depth+2)
 		e.names[depth+1] = appendXMLName(e.names[depth+1][:0], e.key, c.keepNS)
 		if b[v0] == '[' {
-			arr := jsonIter{b: b, i: v0 + 1}
+			arr := walkJSON(b, v0)
 			for {
-				a0, _, ok := arr.value()
+				a0, a1, ok := arr.item()
 				if !ok {
 					break
 				}
 				open()
-				if err := e.element(depth+1, a0); err != nil {
+				if err := e.element(depth+1, a0, a1); err != nil {
 					return false, err
 				}
 			}
 			continue
 		}
 		open()
-		if err := e.element(depth+1, v0); err != nil {
+		if err := e.element(depth+1, v0, v1); err != nil {
 			return false, err
 		}
 	}
+	e.members = e.members[:base] // on error, release empties it
 	return empty, nil
 }
 
@@ -424,105 +427,4 @@ func appendXMLNumber(dst, n []byte) ([]byte, error) {
 		return append(dst, '0'), nil
 	}
 	return strconv.AppendFloat(dst, f, 'f', -1, 64), nil
-}
-
-// ---------------------------------------------------------------------------
-// A minimal tokenizer for JSON that CheckJSON has already accepted.
-
-type jsonIter struct {
-	b []byte
-	i int
-}
-
-// member reads the next object member: key content b[k0:k1] (between the
-// quotes) and value b[v0:v1]. ok is false at the closing brace.
-func (it *jsonIter) member() (k0, k1, v0, v1 int, ok bool) {
-	b := it.b
-	i := skipJSONSpace(b, it.i)
-	if b[i] == '}' {
-		it.i = i
-		return 0, 0, 0, 0, false
-	}
-	k0 = i + 1
-	k1 = jsonStringEnd(b, i)
-	i = skipJSONSpace(b, k1+1) + 1 // ':'
-	v0 = skipJSONSpace(b, i)
-	v1 = skipJSONValue(b, v0)
-	i = skipJSONSpace(b, v1)
-	if b[i] == ',' {
-		i++
-	}
-	it.i = i
-	return k0, k1, v0, v1, true
-}
-
-// value reads the next array item b[v0:v1]; ok is false at the closing
-// bracket.
-func (it *jsonIter) value() (v0, v1 int, ok bool) {
-	b := it.b
-	i := skipJSONSpace(b, it.i)
-	if b[i] == ']' {
-		it.i = i
-		return 0, 0, false
-	}
-	v0 = i
-	v1 = skipJSONValue(b, v0)
-	i = skipJSONSpace(b, v1)
-	if b[i] == ',' {
-		i++
-	}
-	it.i = i
-	return v0, v1, true
-}
-
-func skipJSONSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// jsonStringEnd returns the index of the quote closing the string that
-// opens at b[i].
-func jsonStringEnd(b []byte, i int) int {
-	for j := i + 1; ; j++ {
-		switch b[j] {
-		case '"':
-			return j
-		case '\\':
-			j++
-		}
-	}
-}
-
-// skipJSONValue returns the index just past the value starting at b[i].
-func skipJSONValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return jsonStringEnd(b, i) + 1
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = jsonStringEnd(b, i)
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return i
-	}
-	for i < len(b) {
-		switch b[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return i
-		}
-		i++
-	}
-	return i
 }
