@@ -78,10 +78,6 @@ func parseHex(s string) (uint32, bool) {
 	return v, true
 }
 
-func isHexByte(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
 // appendXMLName appends key as an XML name, escaping what is not allowed;
 // with keepPrefix a key "prefix:local" keeps its colon.
 func appendXMLName(dst, key []byte, keepPrefix bool) []byte {
@@ -113,7 +109,7 @@ func appendNCName(dst, s []byte) []byte {
 		ok := false
 		switch {
 		case r == '_':
-			ok = !(i+6 <= len(s) && s[i+1] == 'x' && isHexByte(s[i+2]) && isHexByte(s[i+3]) && isHexByte(s[i+4]) && isHexByte(s[i+5]))
+			ok = !(i+6 <= len(s) && s[i+1] == 'x' && isHex(s[i+2]) && isHex(s[i+3]) && isHex(s[i+4]) && isHex(s[i+5]))
 		case r == ':':
 		case r < utf8.RuneSelf:
 			ok = 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' ||
