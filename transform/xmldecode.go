@@ -97,9 +97,10 @@ var xmlStatePool = sync.Pool{New: func() any { return new(xmlState) }}
 // error dst is returned unchanged. Errors: ErrXMLTooLarge, ErrTooDeep,
 // ErrDTD, or one wrapping ErrInvalidXML with the line number.
 //
-// Accepted encodings: UTF-8 (with or without a byte order mark), and
-// US-ASCII or ISO-8859-1 when the XML declaration names them. Others are an
-// error.
+// The document must be well-formed XML 1.0 with namespaces (xmlscan.go and
+// xmlns.go list the rules). Accepted encodings: UTF-8, with or without a
+// byte order mark, and US-ASCII when the XML declaration names it; UTF-16
+// and every other encoding are refused by name.
 func (c *XMLCodec) XMLToJSON(dst, b []byte) ([]byte, error) {
 	if limit := c.maxBytes; limit > 0 && len(b) > limit || len(b) > maxXMLInput {
 		if limit <= 0 {
@@ -136,6 +137,9 @@ func (st *xmlState) decode(dst, b []byte) ([]byte, error) {
 	sc := &st.sc
 	sc.reset(b)
 	defer sc.release()
+	if err := sc.encoding(); err != nil {
+		return dst, err
+	}
 	for {
 		tok, err := sc.next()
 		if err != nil {

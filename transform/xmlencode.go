@@ -31,6 +31,13 @@ type xmlEncoder struct {
 	// The members of the open objects that are not attributes, found while
 	// writing the attributes, so each object is walked once.
 	members []xmlMember
+	// With Namespaces "keep": the prefixes declared in scope, the element
+	// names written with a colon escaped (per depth), the namespace-expanded
+	// names of the current element's attributes, and scratch.
+	ns    xmlNamespaces
+	alt   [][]byte
+	exp   xmlByteSet
+	extra []byte
 }
 
 // xmlMember is an object member: key content src[k0:k1] (between the
@@ -102,6 +109,8 @@ func (c *XMLCodec) JSONToXML(dst []byte, v any, root string) ([]byte, error) {
 func (e *xmlEncoder) release() {
 	e.c, e.src, e.dst = nil, nil, nil
 	e.members = e.members[:0]
+	e.ns.release()
+	e.exp.reset()
 	if cap(e.raw) > 1<<20 || cap(e.text) > 1<<20 || cap(e.key) > 1<<16 || len(e.names) > 256 || cap(e.members) > 1<<12 {
 		return
 	}
@@ -156,6 +165,13 @@ func (e *xmlEncoder) element(depth, i, end int) error {
 	name := e.names[depth]
 	if e.c.maxBytes > 0 && len(e.dst)-e.start > e.c.maxBytes {
 		return errXMLOutput
+	}
+	if e.c.keepNS {
+		defer e.ns.pop(depth - 1)
+		if b[i] == '{' {
+			e.declare(depth, i)
+		}
+		name = e.elementNameNS(depth, name)
 	}
 	e.dst = append(e.dst, '<')
 	e.dst = append(e.dst, name...)
@@ -213,7 +229,7 @@ func (e *xmlEncoder) element(depth, i, end int) error {
 		}
 	}
 	e.dst = append(e.dst, '<', '/')
-	e.dst = append(e.dst, e.names[depth]...)
+	e.dst = append(e.dst, name...)
 	e.dst = append(e.dst, '>')
 	return nil
 }
@@ -232,6 +248,9 @@ func (e *xmlEncoder) object(depth, i int) (empty bool, err error) {
 	c := e.c
 	e.attrs = e.attrs[:0]
 	var seen map[string]struct{}
+	if c.keepNS {
+		e.exp.reset()
+	}
 	base := len(e.members)
 	it := walkJSON(b, i)
 	for {
@@ -249,10 +268,13 @@ func (e *xmlEncoder) object(depth, i int) (empty bool, err error) {
 		nameStart := len(e.dst)
 		e.dst = append(e.dst, ' ')
 		an := e.key[len(c.attrPrefix):]
-		if !c.keepNS && string(an) == "xmlns" {
+		switch {
+		case c.keepNS:
+			e.dst = e.appendAttrNameNS(e.dst, an, v0, v1)
+		case string(an) == "xmlns":
 			e.dst = append(e.dst, "_x0078_mlns"...)
-		} else {
-			e.dst = appendXMLName(e.dst, an, c.keepNS)
+		default:
+			e.dst = appendXMLName(e.dst, an, false)
 		}
 		if e.seenAttr(&seen, nameStart+1) {
 			e.dst = e.dst[:nameStart]
