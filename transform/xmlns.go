@@ -215,7 +215,7 @@ func (sc *xmlScanner) sameAttr(at int) error {
 		if bytes.Equal(a, b) {
 			return sc.syntax(at, fmt.Sprintf("attribute %s repeated in <%s>", qname(a), qname(sc.name.raw)))
 		}
-		return sc.syntax(at, fmt.Sprintf("attributes %s and %s of <%s> are the same attribute: their prefixes name the same namespace", qname(b), qname(a), qname(sc.name.raw)))
+		return sc.syntax(at, fmt.Sprintf("attributes %s and %s of <%s> are the same attribute: their prefixes name the same namespace", qname(a), qname(b), qname(sc.name.raw)))
 	}
 	if len(sc.attrs) <= xmlIndexAfter {
 		for j := 1; j < len(sc.attrs); j++ {

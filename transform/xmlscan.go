@@ -584,9 +584,6 @@ func (sc *xmlScanner) badChar(i int, where string) error {
 	b := sc.b
 	c := b[i]
 	if c < utf8.RuneSelf {
-		if c == 0 && sc.line(i) == 1 {
-			return sc.syntax(i, fmt.Sprintf("illegal character U+0000 in %s (UTF-16 is not supported)", where))
-		}
 		return sc.syntax(i, fmt.Sprintf("illegal character %U in %s", rune(c), where))
 	}
 	r, size := utf8.DecodeRune(b[i:])
@@ -651,6 +648,9 @@ func (sc *xmlScanner) reference(out []byte, i int) ([]byte, int, error) {
 		if i >= len(b) {
 			return out, i, sc.eof()
 		}
+		if b[i] == 'X' {
+			return out, i, sc.syntax(i, "a hexadecimal character reference starts with &#x, in lower case")
+		}
 		hex := b[i] == 'x'
 		if hex {
 			i++
@@ -684,7 +684,7 @@ func (sc *xmlScanner) reference(out []byte, i int) ([]byte, int, error) {
 			return out, i, sc.eof()
 		}
 		if b[i] != ';' || digits == 0 {
-			return bad(i)
+			return out, i, sc.syntax(i, "invalid character reference "+ref(i))
 		}
 		r := rune(v)
 		switch {
@@ -952,6 +952,8 @@ func (sc *xmlScanner) xmlDecl() error {
 		return err
 	case name == nil:
 		return fail("version is missing")
+	case string(name) == "encoding" || string(name) == "standalone":
+		return fail("version is missing (it must come first)")
 	case string(name) != "version":
 		return misplaced(name)
 	}
