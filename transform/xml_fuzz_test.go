@@ -58,6 +58,9 @@ func FuzzXMLToJSON(f *testing.F) {
 			f.Add(b, uint8(i))
 		}
 	})
+	addXMLSeeds(f, "notwf/*.xml", func(b []byte) {
+		f.Add(b, uint8(0))
+	})
 	for _, s := range []string{
 		``, `<a/>`, `<a>`, `<a></b>`, `<a><b>1</b><b>2</b></a>`, `<r><item x="1"/></r>`, `<a x="1" x="2"/>`,
 		`<p:a xmlns:p="u" p:x="1" q:x="2"/>`, `<a><_x0040_b>1</_x0040_b><_x0023_text> t </_x0023_text>x</a>`,
