@@ -89,6 +89,10 @@ type xmlScanner struct {
 	pos   int
 	depth int // open elements
 
+	// line counts newlines forward from its last answer, so asking for the
+	// line of every tag costs one pass over the document in all.
+	lineAt, lineNum int
+
 	name  xmlQName
 	attrs []xmlAttr
 	empty bool   // the start tag was <name/>
@@ -103,6 +107,7 @@ type xmlScanner struct {
 
 func (sc *xmlScanner) reset(b []byte) {
 	sc.b, sc.pos, sc.depth = b, 0, 0
+	sc.lineAt, sc.lineNum = 0, 1
 	sc.name = xmlQName{}
 	sc.text = nil
 	clear(sc.attrs)
@@ -130,7 +135,12 @@ func (sc *xmlScanner) release() {
 // line is the line number of b[at].
 func (sc *xmlScanner) line(at int) int {
 	at = min(at, len(sc.b))
-	return 1 + bytes.Count(sc.b[:at], []byte{'\n'})
+	if at < sc.lineAt {
+		return 1 + bytes.Count(sc.b[:at], []byte{'\n'})
+	}
+	sc.lineNum += bytes.Count(sc.b[sc.lineAt:at], []byte{'\n'})
+	sc.lineAt = at
+	return sc.lineNum
 }
 
 // syntax is a syntax error at b[at].
