@@ -867,9 +867,17 @@ func TestXMLConcurrent(t *testing.T) {
 
 func TestXMLErrorsAreShort(t *testing.T) {
 	long := strings.Repeat("n", 10000)
-	for _, in := range []string{"<" + long + "></b>", "<a>&" + long + ";</a>", "<" + long + "><" + long + "é"} {
+	for _, in := range []string{
+		"<" + long + "></b>", "<a>&" + long + ";</a>", "<" + long + "><" + long + "é",
+		"<" + long + ":a/>", "<a " + long + ":b='1'/>", "<a xmlns:" + long + "=''/>", "<a xmlns:" + long + "='http://www.w3.org/2000/xmlns/'/>",
+		"<?" + long + "\x01?><a/>", "<?xml version='" + long + "'?><a/>", "<?xml version='1.0' encoding='" + long + "'?><a/>",
+		"<a>&#" + long + "</a>", "<a>&#x" + strings.Repeat("1", 10000) + ";</a>", "<a>&#" + strings.Repeat("1", 10000) + ";</a>",
+		"<" + long + "\xff/>", "<a:" + long + ":b/>", "<" + long + ":" + long + "/>",
+	} {
 		_, err := mustXMLCodec(t, XMLOptions{}).XMLToJSON(nil, []byte(in))
-		if err == nil || len(err.Error()) > 400 || !utf8.ValidString(err.Error()) {
+		if err == nil {
+			t.Errorf("%.100q...: accepted", in)
+		} else if len(err.Error()) > 400 || !utf8.ValidString(err.Error()) {
 			t.Errorf("error %.100q... is %d bytes", err, len(err.Error()))
 		}
 	}

@@ -29,6 +29,9 @@ const (
 	xmlnsNamespaceURI = "http://www.w3.org/2000/xmlns/"
 )
 
+// xmlNamespaceName is xmlNamespaceURI as bytes, never written to.
+var xmlNamespaceName = []byte(xmlNamespaceURI)
+
 // xmlNamespaces holds the prefixes in scope: a stack of bindings, innermost
 // last, with their text in buf. Past xmlIndexAfter bindings, index maps a
 // prefix to its innermost binding, so a document declaring many prefixes
@@ -124,7 +127,7 @@ func (ns *xmlNamespaces) pop(depth int) {
 // lookup returns the namespace name prefix is bound to.
 func (ns *xmlNamespaces) lookup(prefix []byte) ([]byte, bool) {
 	if string(prefix) == "xml" {
-		return []byte(xmlNamespaceURI), true
+		return xmlNamespaceName, true
 	}
 	if ns.index != nil {
 		if i, ok := ns.index[string(prefix)]; ok {
@@ -168,9 +171,9 @@ func (sc *xmlScanner) namespaces(at int) error {
 			}
 			continue // always in scope
 		case len(a.val) == 0:
-			return sc.syntax(at, fmt.Sprintf(`xmlns:%s="" is not allowed: XML 1.0 cannot undeclare a prefix`, p))
+			return sc.syntax(at, fmt.Sprintf(`xmlns:%s="" is not allowed: XML 1.0 cannot undeclare a prefix`, qname(p)))
 		case reservedNS(a.val):
-			return sc.syntax(at, fmt.Sprintf("the prefix %s must not be bound to the reserved namespace %s", p, a.val))
+			return sc.syntax(at, fmt.Sprintf("the prefix %s must not be bound to the reserved namespace %s", qname(p), a.val))
 		}
 		ns.push(p, a.val, sc.depth+1)
 	}
@@ -180,7 +183,7 @@ func (sc *xmlScanner) namespaces(at int) error {
 			return sc.syntax(at, fmt.Sprintf("the element <%s> must not use the prefix xmlns", qname(n.raw)))
 		}
 		if _, ok := ns.lookup(p); !ok {
-			return sc.syntax(at, fmt.Sprintf("the namespace prefix %s of <%s> is not declared", p, qname(n.raw)))
+			return sc.syntax(at, fmt.Sprintf("the namespace prefix %s of <%s> is not declared", qname(p), qname(n.raw)))
 		}
 	}
 	if prefixed == 0 {
@@ -195,7 +198,7 @@ func (sc *xmlScanner) namespaces(at int) error {
 		}
 		uri, ok := ns.lookup(n.space())
 		if !ok {
-			return sc.syntax(at, fmt.Sprintf("the namespace prefix %s of attribute %s is not declared", n.space(), qname(n.raw)))
+			return sc.syntax(at, fmt.Sprintf("the namespace prefix %s of attribute %s is not declared", qname(n.space()), qname(n.raw)))
 		}
 		ns.uris = append(ns.uris, uri)
 	}
