@@ -124,6 +124,9 @@ type XMLOptions struct {
 //     the first non-empty run was. So pretty-printing whitespace between
 //     child elements disappears, and which children the text sat between is
 //     not kept: <p>The <b>best</b> cup</p> is {"#text": "The cup", "b": "best"}.
+//   - The document must be well-formed XML 1.0 with namespaces, in UTF-8
+//     (or US-ASCII); anything else is ErrInvalidXML (xmlscan.go and
+//     xmlns.go list the rules). A version 1.x declaration is read as 1.0.
 //   - CDATA sections are text. Comments and processing instructions are
 //     dropped. Character references and the five predefined entities are
 //     expanded; any other entity reference is an error. A DOCTYPE is
@@ -185,12 +188,16 @@ type XMLOptions struct {
 // by "x" and four hex digits is itself escaped (_x0041_ -> _x005F_x0041_),
 // so text in a key is never mistaken for an escape, and the empty key is
 // _x_. The colon is escaped too (a:b -> a_x003A_b), except with Namespaces
-// "keep", where a key prefix:local (one colon, neither side empty) keeps it.
-// With "strip", an attribute named exactly xmlns is escaped (_x0078_mlns),
-// since a reader would take it for a declaration. Names are written in ASCII
-// only (letters, digits, "_", "-", "."), so every XML reader takes them;
-// any other character is escaped. XMLToJSON decodes these escapes in every name, so
-// JSON -> XML -> JSON gives every key back.
+// "keep", where a key prefix:local (one colon, neither side empty) keeps it
+// as long as the XML stays namespace-well-formed: the prefix is xml or is
+// declared by an @xmlns:prefix member of that object or an enclosing one,
+// and is not xmlns (xmlns.go has the details). With "strip", an attribute
+// named exactly xmlns is escaped (_x0078_mlns), since a reader would take
+// it for a declaration; with "keep", so is one whose value is a reserved
+// namespace name. Names are written in ASCII only (letters, digits, "_",
+// "-", "."), so every XML reader takes them; any other character is
+// escaped. XMLToJSON decodes these escapes in every name, so JSON -> XML ->
+// JSON gives every key back.
 //
 // # Round trips
 //
