@@ -12,8 +12,9 @@ import (
 )
 
 // xmlToJSONStd is XMLToJSON as it was before xmlscan.go: the same tree
-// building, on encoding/xml's RawToken (Strict, with the same charset
-// handling). FuzzXMLScanner holds the two against each other.
+// building, on encoding/xml's RawToken (Strict, reading UTF-8 and US-ASCII),
+// without the well-formedness checks encoding/xml does not make.
+// FuzzXMLScanner holds the two against each other.
 func (c *XMLCodec) xmlToJSONStd(dst, b []byte) ([]byte, error) {
 	if limit := c.maxBytes; limit > 0 && len(b) > limit || len(b) > maxXMLInput {
 		if limit <= 0 {
