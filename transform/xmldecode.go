@@ -7,8 +7,8 @@ package transform
 // values that lose document order unless walked token by token, and its
 // RawToken spent most of the time in per-byte reads and allocated for every
 // token. The tokenizer hands out slices of the input and checks that the
-// document is well-formed XML 1.0 with namespaces (xmlscan.go lists the
-// rules). The decode loop is flat, with no recursion: it keeps its own
+// document is well-formed XML 1.0 with namespaces (xmlscan.go and xmlns.go
+// list the rules). The decode loop is flat, with no recursion: it keeps its own
 // explicit element stack (checked against MaxDepth before each push),
 // matches end tags itself, and builds a compact index-based tree (nodes and
 // per-element key groups in two slices), which is then written as JSON in
@@ -547,7 +547,8 @@ func isCanonicalNumber(b []byte) bool {
 	return string(strconv.AppendFloat(buf[:0], f, 'f', -1, 64)) == string(b)
 }
 
-func isXMLSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+// isXMLSpaceByte reports whether c is XML whitespace (the scanner's class).
+func isXMLSpaceByte(c byte) bool { return xmlClass[c]&xcSpace != 0 }
 
 func isXMLSpace(b []byte) bool {
 	for _, c := range b {
