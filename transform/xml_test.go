@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -496,6 +497,10 @@ func TestXMLHostile(t *testing.T) {
 		{"1e5 attributes", def, []byte("<r " + manyAttrs(100000) + "/>"), nil},
 		{"1e5 duplicate attributes", def, []byte("<r " + strings.Repeat(`a="1" `, 100000) + "/>"), ErrInvalidXML},
 		{"1 MB of text", def, []byte("<r>" + strings.Repeat("&lt;", 250000) + "</r>"), nil},
+		{"5e4 prefixes declared and used in one tag", def, []byte("<r " + manyPrefixes(50000) + "/>"), nil},
+		{"5e4 prefixes declared, then used by 5e4 children", def, []byte("<r " + manyPrefixes(50000) + ">" + strings.Repeat("<p49999:e p0:a='1'/>", 50000) + "</r>"), nil},
+		{"1e5 elements declaring a prefix each", def, []byte("<r>" + strings.Repeat(`<p:e xmlns:p="u" p:a="1"/>`, 100000) + "</r>"), nil},
+		{"5e4 prefixed attributes, the last a duplicate", def, []byte("<r xmlns:p='u' xmlns:q='u' " + manyAttrsOf("p", 50000) + " q:a0='x'/>"), ErrInvalidXML},
 		{"deep mixed content", c, []byte(strings.Repeat("<a>x", 5000) + strings.Repeat("y</a>", 5000)), nil},
 	}
 	for _, tc := range cases {
@@ -515,10 +520,132 @@ func TestXMLHostile(t *testing.T) {
 	}
 }
 
+// TestJSONToXMLKeepNamespaces: with "keep", prefixes are written only
+// where the XML stays namespace-well-formed, and every key reads back.
+func TestJSONToXMLKeepNamespaces(t *testing.T) {
+	c := mustXMLCodec(t, XMLOptions{Namespaces: "keep"})
+	cases := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"declared on the element", `{"p:a":{"@xmlns:p":"u","@p:x":"1"}}`, `<r><p:a xmlns:p="u" p:x="1"/></r>`},
+		{"declared after its use", `{"p:a":{"@p:x":"1","@xmlns:p":"u"}}`, `<r><p:a p:x="1" xmlns:p="u"/></r>`},
+		{"declared on an ancestor", `{"@xmlns:p":"u","p:a":{"p:b":"1"}}`, `<r xmlns:p="u"><p:a><p:b>1</p:b></p:a></r>`},
+		{"undeclared", `{"p:a":{"@p:x":"1"}}`, `<r><p_x003A_a p_x003A_x="1"/></r>`},
+		{"out of scope", `{"a":{"@xmlns:p":"u"},"p:b":"1"}`, `<r><a xmlns:p="u"/><p_x003A_b>1</p_x003A_b></r>`},
+		{"array items declare for themselves", `{"p:i":[{"@xmlns:p":"u"},"2"]}`, `<r><p:i xmlns:p="u"/><p_x003A_i>2</p_x003A_i></r>`},
+		{"xml prefix", `{"@xml:lang":"en","xml:a":"1"}`, `<r xml:lang="en"><xml:a>1</xml:a></r>`},
+		{"xml declared with its namespace", `{"@xmlns:xml":"http://www.w3.org/XML/1998/namespace"}`, `<r xmlns:xml="http://www.w3.org/XML/1998/namespace"/>`},
+		{"xml declared with another", `{"@xmlns:xml":"u"}`, `<r xmlns_x003A_xml="u"/>`},
+		{"empty declaration", `{"@xmlns:p":"","p:a":"1"}`, `<r xmlns_x003A_p=""><p_x003A_a>1</p_x003A_a></r>`},
+		{"null declaration", `{"@xmlns:p":null}`, `<r xmlns_x003A_p=""/>`},
+		{"xmlns declared", `{"@xmlns:xmlns":"u"}`, `<r xmlns_x003A_xmlns="u"/>`},
+		{"prefix bound to a reserved namespace", `{"@xmlns:p":"http://www.w3.org/2000/xmlns/"}`, `<r xmlns_x003A_p="http://www.w3.org/2000/xmlns/"/>`},
+		{"default namespace reserved", `{"@xmlns":"http://www.w3.org/XML/1998/namespace"}`, `<r _x0078_mlns="http://www.w3.org/XML/1998/namespace"/>`},
+		{"default namespace", `{"@xmlns":"u","a":"1"}`, `<r xmlns="u"><a>1</a></r>`},
+		{"element with the xmlns prefix", `{"xmlns:a":"1"}`, `<r><xmlns_x003A_a>1</xmlns_x003A_a></r>`},
+		{"same expanded attribute", `{"@xmlns:p":"u","@xmlns:q":"u","@p:x":"1","@q:x":"2","@x":"3"}`, `<r xmlns:p="u" xmlns:q="u" p:x="1" q_x003A_x="2" x="3"/>`},
+		{"duplicate keys, the first not a declaration", `{"@xmlns:p":"","@xmlns:p":"u","p:a":"1"}`, `<r xmlns_x003A_p="" xmlns:p="u"><p:a>1</p:a></r>`},
+		{"duplicate keys, the first wins", `{"@xmlns:p":"u","@xmlns:p":"v","p:a":"1"}`, `<r xmlns:p="u"><p:a>1</p:a></r>`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x, err := c.JSONToXML(nil, RawJSON(tc.in), "r")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(x) != tc.want {
+				t.Errorf("got  %s\nwant %s", x, tc.want)
+			}
+			back, err := c.XMLToJSON(nil, x)
+			if err != nil {
+				t.Fatalf("%s: %v", x, err)
+			}
+			keys := func(v any) []string {
+				var ks []string
+				var walk func(string, any)
+				walk = func(p string, v any) {
+					switch x := v.(type) {
+					case map[string]any:
+						for k, e := range x {
+							ks = append(ks, p+"/"+k)
+							walk(p+"/"+k, e)
+						}
+					case []any:
+						for _, e := range x {
+							walk(p, e)
+						}
+					}
+				}
+				walk("", v)
+				slices.Sort(ks)
+				return slices.Compact(ks)
+			}
+			want := keys(map[string]any{"r": decodeAny(t, []byte(tc.in))})
+			if got := keys(decodeAny(t, back)); !reflect.DeepEqual(got, want) {
+				t.Errorf("keys read back %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestJSONToXMLNamespacesHostile: with "keep", an object declaring and
+// using many prefixes is written in linear time, and read back.
+func TestJSONToXMLNamespacesHostile(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	const n = 50000
+	for i := range n {
+		fmt.Fprintf(&b, `"@xmlns:p%d":"urn:%d",`, i, i%10)
+	}
+	for i := range n {
+		fmt.Fprintf(&b, `"@p%d:a":"%d",`, i, i)
+	}
+	b.WriteString(`"p1:e":[1,2]}`)
+	c := mustXMLCodec(t, XMLOptions{Namespaces: "keep"})
+	start := time.Now()
+	x, err := c.JSONToXML(nil, RawJSON(b.String()), "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.XMLToJSON(nil, x); err != nil {
+		t.Fatalf("%.200s: %v", x, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+	// Prefixes bound to the same namespace (urn:0 for p0, p10, ...) make
+	// the same attribute: all but the first have their colon escaped.
+	if !strings.Contains(string(x), ` p0:a="0" `) || !strings.Contains(string(x), ` p10_x003A_a="10" `) {
+		t.Errorf("duplicates not escaped: %.300s", x)
+	}
+}
+
 func manyDistinct(n int) string {
 	var b strings.Builder
 	for i := range n {
 		fmt.Fprintf(&b, "<e%d/>", i)
+	}
+	return b.String()
+}
+
+// manyPrefixes declares prefixes p0 to p(n-1) and gives each an attribute.
+func manyPrefixes(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `xmlns:p%d="urn:%d" `, i, i)
+	}
+	for i := range n {
+		fmt.Fprintf(&b, `p%d:a="%d" `, i, i)
+	}
+	return b.String()
+}
+
+func manyAttrsOf(prefix string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `%s:a%d="%d" `, prefix, i, i)
 	}
 	return b.String()
 }

@@ -327,6 +327,10 @@ func (e *xmlEncoder) declare(depth, i int) {
 // declaredAt reports whether prefix was declared by the element at depth.
 func (e *xmlEncoder) declaredAt(prefix []byte, depth int) bool {
 	ns := &e.ns
+	if ns.index != nil {
+		i, ok := ns.index[string(prefix)]
+		return ok && ns.bind[i].depth == depth
+	}
 	for i := int32(len(ns.bind) - 1); i >= 0 && ns.bind[i].depth == depth; i-- {
 		if bytes.Equal(ns.prefixOf(i), prefix) {
 			return true
