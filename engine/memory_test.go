@@ -2,12 +2,10 @@ package engine_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -51,7 +49,7 @@ func largeListGateway(tb testing.TB, body []byte, limits string, templates map[s
 
 var largeTemplates = map[string]string{
 	"len":      `{"count": "len(x.items)"}`,
-	"ok": `{"ok": "x.items != nil"}`,
+	"ok":       `{"ok": "x.items != nil"}`,
 	"count":    `{"cheap": "count(x.items, .price < 10)"}`,
 	"template": `{"count": "len(x.items)", "total": "sum(map(x.items, .price))", "top": "filter(x.items, .price > 998)"}`,
 }
@@ -75,7 +73,4 @@ func TestLargeListMemoryReport(t *testing.T) {
 		a, code := allocated(t, g, "/"+name)
 		t.Logf("%-8s %d: %6.1f MB allocated, %.1fx the %.1f MB body", name, code, float64(a)/(1<<20), float64(a)/float64(len(body)), float64(len(body))/(1<<20))
 	}
-	var wg sync.WaitGroup
-	_ = io.Discard
-	_ = wg
 }

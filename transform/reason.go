@@ -67,8 +67,12 @@ func BodyReason(err error) string {
 		return "it nests deeper than the gateway's limit"
 	case strings.HasPrefix(msg, "invalid JSON"):
 		return "it is not valid JSON"
-	case strings.Contains(msg, "UTF-16"):
-		return "it is UTF-16, which is not supported"
+	case strings.Contains(msg, "UTF-16") || strings.Contains(msg, "UTF-32"):
+		return "it is UTF-16 or UTF-32; only UTF-8 (or US-ASCII) XML is read"
+	case strings.Contains(msg, "XML declaration: encoding"):
+		return "it declares an encoding other than UTF-8 or US-ASCII"
+	case strings.Contains(msg, "XML declaration: XML version"):
+		return "it declares an XML version other than 1.x"
 	case strings.Contains(msg, "DTD") || strings.Contains(msg, "DOCTYPE"):
 		return "XML with a DOCTYPE declaration is not accepted"
 	case strings.Contains(msg, "XML") || strings.Contains(msg, "xml"):

@@ -39,10 +39,11 @@ func BenchmarkXMLToJSON(b *testing.B) {
 
 func BenchmarkXMLToJSONDefaults(b *testing.B) {
 	_, in, _ := benchInventory(b)
+	c := mustXMLCodec(b, XMLOptions{})
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := XMLToJSON(in, 64); err != nil {
+		if _, err := c.XMLToJSON(nil, in); err != nil {
 			b.Fatal(err)
 		}
 	}
