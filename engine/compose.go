@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"frontdesk/pipeline"
 	"frontdesk/transform"
@@ -143,8 +144,11 @@ func (x *exchange) depsEncoder(c *Call) *transform.Encoder {
 func (x *exchange) appendResult(dst []byte, i int, enc *transform.Encoder) ([]byte, error) {
 	r := &x.results[i]
 	if x.p.rt.general {
-		v, err := r.value()
+		v, err := r.value(x.budget)
 		if err != nil {
+			if errors.Is(err, transform.ErrBudget) || errors.Is(err, transform.ErrBusy) {
+				return dst, x.overBudget(x.p.Calls[i].Name, err)
+			}
 			return dst, &pipeline.ExprError{Field: x.p.Calls[i].Name, Err: err, Reason: "the answer of call " + strconv.Quote(x.p.Calls[i].Name) + " could not be decoded"}
 		}
 		x.refresh(enc)

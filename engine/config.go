@@ -43,6 +43,9 @@ type Limits struct {
 	// MaxDecoded bounds the decoded data (the Go values expressions see)
 	// of one request, across its calls.
 	MaxDecoded int64
+	// MaxDecodedTotal bounds the decoded data of every request in flight
+	// together; 0 is no bound beyond the per-request one.
+	MaxDecodedTotal int64
 	// Process-wide bounds, gateway.json only.
 	MaxInFlight     int           // requests being served at once
 	MaxConnections  int           // open client connections on the public listener
@@ -57,7 +60,7 @@ const (
 	DefaultBackendBody     = 8 << 20
 	DefaultCallsPerRequest = 64
 	DefaultJSONDepth       = 64
-	DefaultDecoded         = 64 << 20
+	DefaultDecoded         = 128 << 20
 	DefaultInFlight        = 1024
 	DefaultConnections     = 10000 // lowered to half the descriptor limit when that is smaller
 	DefaultReadBodyTimeout = 10 * time.Second
@@ -169,7 +172,7 @@ var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 var (
 	serviceKeys = []string{"urls", "balance", "timeout"}
 	limitsKeys  = []string{"max_request_body", "max_backend_body", "max_calls_per_request", "max_json_depth",
-		"max_decoded", "max_in_flight", "max_connections", "read_body_timeout", "write_timeout"}
+		"max_decoded", "max_decoded_total", "max_in_flight", "max_connections", "read_body_timeout", "write_timeout"}
 )
 
 func (d *decoder) service(name string, n *Node) *ServiceConfig {
@@ -232,6 +235,8 @@ func (d *decoder) limits(n *Node, field string) Limits {
 			l.MaxJSONDepth = d.integer(m.Value, f, 1, 1000)
 		case "max_decoded":
 			l.MaxDecoded = d.size(m.Value, f, 16*MaxBodySize)
+		case "max_decoded_total":
+			l.MaxDecodedTotal = d.size(m.Value, f, 1<<50)
 		case "max_in_flight":
 			l.MaxInFlight = d.integer(m.Value, f, 1, 1000000)
 		case "max_connections":

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"frontdesk/pipeline"
 	"frontdesk/transform"
@@ -49,7 +50,10 @@ func (x *exchange) env(e *expression, item any) (map[string]any, error) {
 			}
 			env[n] = m
 		default:
-			v, err := x.results[x.p.callIndex(n)].value()
+			v, err := x.results[x.p.callIndex(n)].value(x.budget)
+			if errors.Is(err, transform.ErrBudget) || errors.Is(err, transform.ErrBusy) {
+				return nil, x.overBudget(n, err)
+			}
 			if err != nil {
 				return nil, &pipeline.ExprError{Field: e.field, Err: fmt.Errorf("reading %s: %w", n, err), Reason: "the answer of call " + strconv.Quote(n) + " could not be decoded"}
 			}
@@ -155,4 +159,14 @@ func (x *exchange) lookup(path []string) (any, bool) {
 		return nil, false
 	}
 	return m[path[1]], true
+}
+
+// overBudget is call name's answer passing the request's max_decoded, or
+// the process's max_decoded_total (then the gateway is busy: 503).
+func (x *exchange) overBudget(name string, err error) error {
+	if errors.Is(err, transform.ErrBusy) {
+		return fmt.Errorf("%w: decoding the answer of call %q: %v", pipeline.ErrOverloaded, name, err)
+	}
+	return &pipeline.CallError{Call: name, Failure: pipeline.FailBody, Err: err,
+		Reason: fmt.Sprintf("decoding it would take the request past its limit of %s of decoded data (limits.max_decoded)", formatSize(x.budget.Limit()))}
 }

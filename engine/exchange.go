@@ -19,20 +19,22 @@ type exchange struct {
 	w       http.ResponseWriter
 	results []result
 	pending []atomic.Int32
-	budget  atomic.Int64 // backend requests left
+	calls   atomic.Int64 // backend requests left
 
 	params  map[string]any
 	query   map[string]any
 	headers map[string]any
 	body    any
+	// budget bounds the decoded data of the whole request.
+	budget *transform.Budget
 	// bodySpans holds the numbers of a JSON request body, so those that
 	// pass unchanged keep the client's digits.
 	bodySpans *transform.Spans
-	auth    map[string]any
-	xff     string
-	proto   string
-	reqID   string
-	ran     bool // the call graph ran: Server-Timing lists the calls
+	auth      map[string]any
+	xff       string
+	proto     string
+	reqID     string
+	ran       bool // the call graph ran: Server-Timing lists the calls
 
 	// While the response is composed: the shared variables and the
 	// encoder that splices unchanged backend values.
@@ -48,7 +50,11 @@ type exchange struct {
 func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	x := &exchange{p: p, r: r, w: w, results: make([]result, len(p.Calls)), pending: make([]atomic.Int32, len(p.Calls))}
-	x.budget.Store(int64(p.limits.MaxCallsPerRequest))
+	x.calls.Store(int64(p.limits.MaxCallsPerRequest))
+	if p.limits.MaxDecoded > 0 {
+		x.budget = transform.NewBudget(p.limits.MaxDecoded, p.rt.decoded)
+		defer x.budget.Release()
+	}
 	err := x.prepare()
 	if err != nil {
 		x.ran = false

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path"
@@ -16,6 +17,7 @@ import (
 	"frontdesk/engine/backend"
 	"frontdesk/pipeline"
 	"frontdesk/schemas"
+	"frontdesk/transform"
 )
 
 // Options are what Load needs from outside.
@@ -39,6 +41,9 @@ type Options struct {
 	// one at "http://NAME.invalid" instead of an error. Lint without a
 	// gateway.json and spec tests (whose transport never dials) use it.
 	StubServices bool
+	// MemoryLimit is the process's memory limit (GOMEMLIMIT), when it has
+	// one: half of it is the default of limits.max_decoded_total.
+	MemoryLimit int64
 	// TagCalls puts a CallInfo on every backend request's context.
 	TagCalls bool
 	// NoFastPaths evaluates every expression through expr and decodes
@@ -108,8 +113,14 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	}
 
 	defaults := cfg.Limits.withDefaults(builtinLimits)
+	if defaults.MaxDecodedTotal == 0 && opt.MemoryLimit > 0 && opt.MemoryLimit < math.MaxInt64 {
+		defaults.MaxDecodedTotal = opt.MemoryLimit / 2
+	}
 	rt := &runtime{transport: opt.Transport, clients: map[string]*backend.Client{}, log: opt.Logger,
 		trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls, general: opt.NoFastPaths, maxBody: defaults.MaxBackendBody}
+	if defaults.MaxDecodedTotal > 0 {
+		rt.decoded = transform.NewBudget(defaults.MaxDecodedTotal, nil)
+	}
 
 	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux()}
 	g.edge = pipeline.Edge(opt.Logger, pipeline.NewAdmit(defaults.MaxInFlight, admitWait))

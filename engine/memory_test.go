@@ -6,8 +6,11 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"frontdesk/engine"
 )
@@ -65,12 +68,140 @@ func allocated(tb testing.TB, g http.Handler, path string) (uint64, int) {
 	return after.TotalAlloc - before.TotalAlloc, w.Code
 }
 
-func TestLargeListMemoryReport(t *testing.T) {
+// TestLargeListMemory: the bytes one request allocates for a 7 MB list of
+// 300,000 small objects stay within stated multiples of the body: a list
+// nothing reads the elements of (len) is never decoded, about 2x (the
+// body as read, and its buffer's growth); decoded whole, about 20x (a Go
+// map per object is the cost).
+func TestLargeListMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates about 300 MB")
+	}
 	body := largeList(300000)
 	g, done := largeListGateway(t, body, `{"max_backend_body": "16MB", "max_decoded": "1GB"}`, largeTemplates)
 	defer done()
-	for _, name := range []string{"ok", "len", "count", "template"} {
-		a, code := allocated(t, g, "/"+name)
-		t.Logf("%-8s %d: %6.1f MB allocated, %.1fx the %.1f MB body", name, code, float64(a)/(1<<20), float64(a)/float64(len(body)), float64(len(body))/(1<<20))
+	for _, tc := range []struct {
+		path  string
+		bound float64 // times the body
+	}{
+		{"/len", 3}, {"/ok", 24}, {"/count", 24}, {"/template", 26},
+	} {
+		a, code := allocated(t, g, tc.path)
+		ratio := float64(a) / float64(len(body))
+		t.Logf("%-9s %.1f MB, %.1fx the body", tc.path, float64(a)/(1<<20), ratio)
+		if code != 200 || ratio > tc.bound {
+			t.Errorf("%s: status %d, %.1fx the body, want 200 within %.0fx", tc.path, code, ratio, tc.bound)
+		}
+	}
+}
+
+// TestDecodedBudget: a request whose decoding would pass max_decoded is a
+// 502 naming the call and the limit, and the gateway keeps serving; what
+// nothing decodes (len) costs the budget nothing.
+func TestDecodedBudget(t *testing.T) {
+	body := largeList(100000)
+	g, done := largeListGateway(t, body, `{"max_decoded": "4MB"}`, largeTemplates)
+	defer done()
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/ok", 502}, {"/template", 502}, {"/len", 200}, {"/ok", 502},
+	} {
+		w := httptest.NewRecorder()
+		g.ServeHTTP(w, httptest.NewRequest("GET", tc.path, nil))
+		if w.Code != tc.status {
+			t.Errorf("%s: %d %s", tc.path, w.Code, w.Body)
+		}
+		if tc.status == 502 && (!strings.Contains(w.Body.String(), `"call":"x"`) || !strings.Contains(w.Body.String(), "max_decoded")) {
+			t.Errorf("%s: the problem does not name the call and the limit: %s", tc.path, w.Body)
+		}
+	}
+}
+
+// TestDecodedTotalBound: concurrent requests share max_decoded_total; the
+// ones that would pass it are answered 503 with Retry-After, the heap
+// stays near the bound, and the budget is whole again afterwards.
+func TestDecodedTotalBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates about 1 GB")
+	}
+	const clients = 16
+	body := largeList(150000) // 3.6 MB, about 50 MB decoded whole
+	g, done := largeListGateway(t, body, `{"max_decoded_total": "100MB"}`, largeTemplates)
+	defer done()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak.Load() {
+					peak.Store(ms.HeapInuse)
+				}
+			}
+		}
+	}()
+	codes := make(chan int, clients)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			w := httptest.NewRecorder()
+			g.ServeHTTP(w, httptest.NewRequest("GET", "/ok", nil))
+			if w.Code == 503 && w.Header().Get("Retry-After") == "" {
+				t.Error("a 503 without Retry-After")
+			}
+			codes <- w.Code
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-sampled
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	t.Logf("statuses %v, peak heap in use %d MB", count, peak.Load()>>20)
+	if count[200]+count[503] != clients || count[200] == 0 {
+		t.Errorf("statuses %v: want 200s and 503s only, some 200", count)
+	}
+	// Unbounded, 16 of these peak at 1 to 1.2 GB in use; bounded to 100 MB
+	// of decoded data, at 350 to 450 MB (bodies and garbage not yet collected).
+	if p := peak.Load(); p > 700<<20 {
+		t.Errorf("peak heap %d MB", p>>20)
+	}
+	// The budget is whole again: a request alone succeeds.
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, httptest.NewRequest("GET", "/ok", nil))
+	if w.Code != 200 {
+		t.Errorf("after the burst: %d", w.Code)
+	}
+}
+
+// BenchmarkLargeList reports the bytes a request allocates per shape of
+// template over a 7 MB list of 300,000 objects.
+func BenchmarkLargeList(b *testing.B) {
+	body := largeList(300000)
+	g, done := largeListGateway(b, body, `{"max_backend_body": "16MB", "max_decoded": "1GB"}`, largeTemplates)
+	defer done()
+	for _, name := range []string{"len", "ok", "count", "template"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				g.ServeHTTP(w, httptest.NewRequest("GET", "/"+name, nil))
+				if w.Code != 200 {
+					b.Fatal(w.Code)
+				}
+			}
+		})
 	}
 }

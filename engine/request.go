@@ -93,7 +93,7 @@ func (x *exchange) readBody() error {
 		if rewrite {
 			b = transform.Compact(make([]byte, 0, len(b)), b)
 		}
-		v, spans, err := transform.DecodeSpans(b)
+		v, spans, err := x.budget.DecodeSpans(b)
 		if err != nil {
 			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not valid JSON."}
 		}

@@ -46,7 +46,7 @@ type result struct {
 
 // value is the call's result as expressions see it, decoded once on first
 // read.
-func (r *result) value() (any, error) {
+func (r *result) value(budget *transform.Budget) (any, error) {
 	switch r.state {
 	case stateSkipped:
 		return nil, nil
@@ -57,7 +57,7 @@ func (r *result) value() (any, error) {
 		if r.items != nil {
 			list := make([]any, len(r.items))
 			for i := range r.items {
-				v, err := r.items[i].value()
+				v, err := r.items[i].value(budget)
 				if err != nil {
 					r.valErr = err
 					return
@@ -73,9 +73,9 @@ func (r *result) value() (any, error) {
 		case len(r.body) == 0:
 			r.val = nil
 		case r.whole:
-			r.val, r.spans, r.valErr = transform.DecodeSpans(r.body)
+			r.val, r.spans, r.valErr = budget.DecodeSpans(r.body)
 		default:
-			r.val, r.spans, r.valErr = transform.DecodeKeys(r.body, r.keys)
+			r.val, r.spans, r.valErr = budget.DecodeKeys(r.body, r.keys)
 		}
 		r.decoded.Store(true)
 	})

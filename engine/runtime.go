@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"frontdesk/engine/backend"
+	"frontdesk/transform"
 )
 
 // runtime is what every plan of one loaded gateway shares: the backend
@@ -18,6 +19,7 @@ type runtime struct {
 	tagCalls  bool
 	general   bool // Options.NoFastPaths
 	maxBody   int64
+	decoded   *transform.Budget // every request's decoded data together, or nil
 }
 
 // client is the backend client of cfg's service, built on first use: one

@@ -121,7 +121,7 @@ func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
 		}
 	}
 	if c.forEach == nil {
-		if x.budget.Add(-1) < 0 {
+		if x.calls.Add(-1) < 0 {
 			return limitError(c, fmt.Sprintf("the request needs more than %d backend calls", x.p.limits.MaxCallsPerRequest))
 		}
 		res.keys, res.whole = c.decodeKeys, c.decodeWhole || x.p.rt.general
@@ -139,7 +139,7 @@ func (x *exchange) call(ctx context.Context, c *Call, res *result) error {
 	default:
 		return &pipeline.ExprError{Field: c.forEach.field, Err: fmt.Errorf("for_each must be a list, not %s", transform.Kind(v)), Reason: "for_each must give a list"}
 	}
-	if x.budget.Add(-int64(len(list))) < 0 {
+	if x.calls.Add(-int64(len(list))) < 0 {
 		return limitError(c, fmt.Sprintf("for_each over %d elements would make the request exceed %d backend calls", len(list), x.p.limits.MaxCallsPerRequest))
 	}
 	res.items = make([]result, len(list))

@@ -1,10 +1,13 @@
 package transform
 
 import (
+	"cmp"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -29,8 +32,12 @@ type Spans struct {
 	raw []byte
 	// entries in decoding order. Recording is the hot part (every container
 	// of every decoded body) and lookups are few (only containers that are
-	// written out), so a slice scanned on lookup beats a map.
-	entries []spanEntry
+	// written out), so a slice scanned on lookup beats a map, up to a few
+	// entries; past them the first lookup sorts the slice by key once and
+	// later ones search it (a list of 300,000 objects, filtered, would
+	// otherwise scan it for each object written).
+	entries   []spanEntry
+	entryOnce sync.Once
 
 	// nums are the numbers not in canonical form, in decoding order; most
 	// documents have none. Past a few, lookups go through numIdx, built on
@@ -90,12 +97,35 @@ func (s *Spans) Lookup(v any) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	for i := len(s.entries) - 1; i >= 0; i-- {
-		if e := &s.entries[i]; e.k == k {
-			return s.raw[e.from:e.to], true
+	if len(s.entries) <= linearEntries {
+		for i := range s.entries {
+			if e := &s.entries[i]; e.k == k {
+				return s.raw[e.from:e.to], true
+			}
 		}
+		return nil, false
 	}
-	return nil, false
+	s.entryOnce.Do(func() { slices.SortFunc(s.entries, func(a, b spanEntry) int { return compareKeys(a.k, b.k) }) })
+	i, found := slices.BinarySearchFunc(s.entries, k, func(e spanEntry, k spanKey) int { return compareKeys(e.k, k) })
+	if !found {
+		return nil, false
+	}
+	e := &s.entries[i]
+	return s.raw[e.from:e.to], true
+}
+
+// linearEntries is how many entries a table scans before it sorts them.
+const linearEntries = 16
+
+// compareKeys orders span keys: no two containers alive at once share one.
+func compareKeys(a, b spanKey) int {
+	switch {
+	case uintptr(a.p) < uintptr(b.p):
+		return -1
+	case uintptr(a.p) > uintptr(b.p):
+		return 1
+	}
+	return cmp.Compare(a.n, b.n)
 }
 
 // linearNums is how many numbers a table scans before it indexes them.
@@ -157,6 +187,8 @@ type decoder struct {
 	b       []byte
 	i       int
 	spans   *Spans
+	budget  *Budget
+	pending int64 // bytes charged here, not yet taken from budget
 	scratch []any // list elements being read, shared by nested lists
 	names   [64]string
 	sizes   [8]int // members of the last object at each depth, a size hint
@@ -225,6 +257,9 @@ func (d *decoder) document(keys map[string]*KeyUse) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.settle(); err != nil {
+		return nil, err
+	}
 	d.space()
 	if d.i != len(d.b) {
 		return nil, errMalformed
@@ -280,6 +315,7 @@ func (d *decoder) record(v any, from int) {
 		return
 	}
 	if k, ok := keyOf(v); ok {
+		d.spans.entries = grow(d.spans.entries)
 		d.spans.entries = append(d.spans.entries, spanEntry{k, span{int32(from), int32(d.i)}})
 	}
 }
@@ -300,7 +336,7 @@ func (d *decoder) object(keys map[string]*KeyUse) (any, error) {
 	d.space()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
-		return m, nil
+		return m, d.charge(mapCost(0))
 	}
 	for {
 		d.space()
@@ -353,6 +389,9 @@ func (d *decoder) object(keys map[string]*KeyUse) (any, error) {
 			if !partial {
 				d.record(m, from)
 			}
+			if err := d.charge(mapCost(len(m))); err != nil {
+				return nil, err
+			}
 			if d.depth-1 < len(d.sizes) {
 				d.sizes[d.depth-1] = len(m)
 			}
@@ -369,11 +408,49 @@ func (d *decoder) elements(keys []string) (any, error) {
 	if d.i >= len(d.b) || d.b[d.i] != '[' {
 		return d.value(nil)
 	}
+	if len(keys) == 0 {
+		return d.placeholders()
+	}
 	elem := make(map[string]*KeyUse, len(keys))
 	for _, k := range keys {
 		elem[k] = &KeyUse{Whole: true}
 	}
 	return d.array(elem)
+}
+
+// placeholders stands for a list whose elements nothing reads (len(xs),
+// count(xs, true)): a list of as many empty values, which take no memory,
+// so the elements are skipped, never decoded.
+func (d *decoder) placeholders() (any, error) {
+	d.i++
+	n := 0
+	for {
+		d.space()
+		if d.i >= len(d.b) {
+			return nil, errMalformed
+		}
+		if d.b[d.i] == ']' && n == 0 {
+			d.i++
+			break
+		}
+		if d.i = skipValue(d.b, d.i); d.i < 0 {
+			return nil, errMalformed
+		}
+		n++
+		d.space()
+		if d.i >= len(d.b) {
+			return nil, errMalformed
+		}
+		if d.b[d.i] == ']' {
+			d.i++
+			break
+		}
+		if d.b[d.i] != ',' {
+			return nil, errMalformed
+		}
+		d.i++
+	}
+	return make([]struct{}, n), d.charge(sliceCost(0))
 }
 
 // array decodes the list at d.i. With elem not nil, element objects are
@@ -385,7 +462,7 @@ func (d *decoder) array(elem map[string]*KeyUse) (any, error) {
 	d.space()
 	if d.i < len(d.b) && d.b[d.i] == ']' {
 		d.i++
-		return []any{}, nil
+		return []any{}, d.charge(sliceCost(0))
 	}
 	base := len(d.scratch)
 	defer func() { clear(d.scratch[base:]); d.scratch = d.scratch[:base] }()
@@ -395,6 +472,7 @@ func (d *decoder) array(elem map[string]*KeyUse) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		d.scratch = grow(d.scratch)
 		d.scratch = append(d.scratch, v)
 		d.space()
 		if d.i >= len(d.b) {
@@ -411,7 +489,7 @@ func (d *decoder) array(elem map[string]*KeyUse) (any, error) {
 			if elem == nil {
 				d.record(l, from)
 			}
-			return l, nil
+			return l, d.charge(sliceCost(len(l)))
 		}
 		return nil, errMalformed
 	}
@@ -434,7 +512,7 @@ func (d *decoder) str() (any, error) {
 		return nil, errMalformed
 	}
 	d.i = j
-	return s, nil
+	return s, d.charge(stringCost(len(s)))
 }
 
 // unquote decodes the string starting at b[i] and returns the index past it.
@@ -533,6 +611,9 @@ func (d *decoder) number() (any, error) {
 	j, ok := scanNumber(d.b, d.i)
 	if !ok {
 		return nil, errMalformed
+	}
+	if err := d.charge(numberCost); err != nil {
+		return nil, err
 	}
 	from := d.i
 	tok := d.b[d.i:j]
@@ -732,4 +813,132 @@ func Lookup(b []byte, path []string) (raw []byte, found, ok bool) {
 		return nil, false, false
 	}
 	return b[i:end], true, true
+}
+
+// Budget bounds the memory that decoded values (the maps, lists, strings
+// and numbers expressions see) may take, across every document one request
+// decodes. A nil *Budget bounds nothing. Safe for concurrent use: calls
+// decode their answers in their own goroutines.
+type Budget struct {
+	left  atomic.Int64
+	limit int64
+	// parent, when set, is the process's budget: what this one takes is
+	// taken from it too, and given back by Release.
+	parent *Budget
+	taken  atomic.Int64
+}
+
+// NewBudget is a budget of limit bytes, drawn also from parent when that
+// is not nil.
+func NewBudget(limit int64, parent *Budget) *Budget {
+	b := &Budget{limit: limit, parent: parent}
+	b.left.Store(limit)
+	return b
+}
+
+// Release gives back to the parent what b took from it: call it once the
+// values b counted are no longer referenced (the request has ended).
+func (b *Budget) Release() {
+	if b == nil || b.parent == nil {
+		return
+	}
+	b.parent.left.Add(b.taken.Swap(0))
+}
+
+// InUse is how many bytes are taken from b now.
+func (b *Budget) InUse() int64 { return b.limit - b.left.Load() }
+
+// Limit is the budget's size in bytes.
+func (b *Budget) Limit() int64 { return b.limit }
+
+// ErrBudget is decoding that would take the request's decoded data over
+// its Budget; ErrBusy, over its parent's (the process's).
+var (
+	ErrBudget = errors.New("the decoded data would pass the request's limit")
+	ErrBusy   = errors.New("the decoded data would pass the process's limit")
+)
+
+// DecodeSpans is DecodeSpans within the budget.
+func (b *Budget) DecodeSpans(doc []byte) (any, *Spans, error) {
+	s := &Spans{raw: doc}
+	d := decoder{b: doc, spans: s, budget: b}
+	v, err := d.document(nil)
+	return v, s, err
+}
+
+// DecodeKeys is DecodeKeys within the budget.
+func (b *Budget) DecodeKeys(doc []byte, keys map[string]*KeyUse) (any, *Spans, error) {
+	s := &Spans{raw: doc}
+	d := decoder{b: doc, spans: s, budget: b}
+	v, err := d.document(keys)
+	return v, s, err
+}
+
+// chargeBatch is how many bytes a decoder counts before it takes them from
+// the shared budget: one atomic operation per batch, not per value.
+const chargeBatch = 64 << 10
+
+// charge counts n bytes of decoded values against the budget.
+func (d *decoder) charge(n int64) error {
+	if d.budget == nil {
+		return nil
+	}
+	d.pending += n
+	if d.pending < chargeBatch {
+		return nil
+	}
+	return d.settle()
+}
+
+// settle takes what is counted from the budget.
+func (d *decoder) settle() error {
+	if d.budget == nil || d.pending == 0 {
+		return nil
+	}
+	n := d.pending
+	d.pending = 0
+	b := d.budget
+	if b.left.Add(-n) < 0 {
+		return ErrBudget
+	}
+	if b.parent != nil {
+		b.taken.Add(n)
+		if b.parent.left.Add(-n) < 0 {
+			return ErrBusy
+		}
+	}
+	return nil
+}
+
+// What decoded values cost, as the Go runtime lays them out (64-bit): an
+// estimate that errs high, so the budget holds in real memory.
+const (
+	numberCost = 8  // a boxed float64
+	ifaceCost  = 16 // a slot holding any value
+)
+
+// mapCost is a map[string]any of n entries: its header, and groups of 8
+// slots of a string key and an any value, kept at most 7/8 full.
+func mapCost(n int) int64 {
+	slots := 8
+	for slots*7/8 < n {
+		slots *= 2
+	}
+	return 48 + int64(slots)*(16+ifaceCost) + int64(slots)
+}
+
+// sliceCost is a boxed []any of n elements.
+func sliceCost(n int) int64 { return 24 + int64(n)*ifaceCost }
+
+// stringCost is a boxed string of n bytes.
+func stringCost(n int) int64 { return 16 + int64(n) }
+
+// grow makes room for one more element of s, doubling its capacity when it
+// is full: append grows large slices by a quarter at a time, which on the
+// way to a list of 300,000 allocates several times the final size.
+func grow[T any](s []T) []T {
+	if len(s) < cap(s) {
+		return s
+	}
+	return slices.Grow(s, max(cap(s), 8))
 }

@@ -64,7 +64,9 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	if err != nil {
 		return err
 	}
-	gw, err := engine.Load(fsys, cfgPath, engine.Options{Env: env, Logger: log, DisplayPath: display})
+	tuneMemory(env, log)
+	gw, err := engine.Load(fsys, cfgPath, engine.Options{Env: env, Logger: log, DisplayPath: display,
+		MemoryLimit: debug.SetMemoryLimit(-1)})
 	if err != nil {
 		var le engine.LoadErrors
 		if errors.As(err, &le) {
@@ -82,7 +84,6 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	if *listen != "" {
 		addr = *listen
 	}
-	tuneMemory(env, log)
 	nofile := raiseFileLimit()
 	maxConns := connectionBound(gw.Limits.MaxConnections, gw.Config.Limits.MaxConnections != 0, nofile, log)
 	srv := newServer(gw, log)
