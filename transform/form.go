@@ -27,21 +27,12 @@ import (
 //
 // nil (or JSON null) gives "". Anything other than an object is an error.
 func EncodeForm(v any) (string, error) {
-	var raw []byte
-	switch x := v.(type) {
-	case nil:
+	if v == nil {
 		return "", nil
-	case RawJSON:
-		raw = x
-	case json.RawMessage:
-		raw = x
-	case []byte:
-		raw = x
-	default:
-		var err error
-		if raw, err = AppendJSON(nil, v); err != nil {
-			return "", err
-		}
+	}
+	raw, err := asJSON(nil, v)
+	if err != nil {
+		return "", err
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return "", nil
@@ -110,4 +101,27 @@ func EncodeForm(v any) (string, error) {
 		}
 	}
 	return string(out), nil
+}
+
+// asJSON is v as JSON bytes: as they are when v already is JSON (RawJSON,
+// json.RawMessage, []byte), else encoded by AppendJSON into buf.
+func asJSON(buf []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case RawJSON:
+		return x, nil
+	case json.RawMessage:
+		return x, nil
+	case []byte:
+		return x, nil
+	}
+	return AppendJSON(buf, v)
+}
+
+// isRaw reports whether asJSON hands v back as it is.
+func isRaw(v any) bool {
+	switch v.(type) {
+	case RawJSON, json.RawMessage, []byte:
+		return true
+	}
+	return false
 }

@@ -10,7 +10,6 @@ package transform
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -61,20 +60,12 @@ func (c *XMLCodec) JSONToXML(dst []byte, v any, root string) ([]byte, error) {
 	e := xmlEncoderPool.Get().(*xmlEncoder)
 	defer e.release()
 	e.c = c
-	var raw []byte
-	switch x := v.(type) {
-	case RawJSON:
-		raw = x
-	case json.RawMessage:
-		raw = x
-	case []byte:
-		raw = x
-	default:
-		var err error
-		if e.raw, err = AppendJSON(e.raw[:0], v); err != nil {
-			return dst, err
-		}
-		raw = e.raw
+	raw, err := asJSON(e.raw[:0], v)
+	if err != nil {
+		return dst, err
+	}
+	if !isRaw(v) {
+		e.raw = raw // keep the buffer for the next use
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		raw = []byte("null")
@@ -84,7 +75,6 @@ func (c *XMLCodec) JSONToXML(dst []byte, v any, root string) ([]byte, error) {
 	}
 	e.src, e.dst, e.start = raw, dst, len(dst)
 	i := skipSpace(raw, 0)
-	var err error
 	if root != "" {
 		e.names = growNames(e.names, 1)
 		e.names[0] = appendXMLName(e.names[0][:0], []byte(root), c.keepNS)
