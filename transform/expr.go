@@ -3,10 +3,12 @@ package transform
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -451,18 +453,34 @@ var vmPool = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudge
 // release returns m to the pool holding nothing of the run it made: expr
 // clears a VM's stack when the next run starts, not when this one ends, so
 // a pooled VM would otherwise keep the last values it saw (a request's
-// decoded lists) alive. A VM that ran closures is dropped whole, since its
-// scopes, which hold the lists they walked, are not ours to clear.
+// decoded lists) alive. The scopes of the closures it ran hold the lists
+// they walked, in a pool expr does not export: it is cleared through its
+// offset, found once; without it (another expr) such a VM is dropped.
 func release(m *vm.VM) {
 	if cap(m.Scopes) > 0 {
-		vmPool.Put(&vm.VM{MemoryBudget: MemoryBudget})
-		return
+		if scopePoolOffset < 0 {
+			vmPool.Put(&vm.VM{MemoryBudget: MemoryBudget})
+			return
+		}
+		clear(*(*[]vm.Scope)(unsafe.Add(unsafe.Pointer(m), scopePoolOffset)))
+		clear(m.Scopes[:cap(m.Scopes)])
+		m.Scopes = m.Scopes[:0]
 	}
 	clear(m.Stack[:cap(m.Stack)])
 	m.Stack = m.Stack[:0]
 	clear(m.Variables)
 	vmPool.Put(m)
 }
+
+// scopePoolOffset is where vm.VM keeps the scopes of the closures it runs
+// (an unexported []vm.Scope), or -1 when this expr has no such field.
+var scopePoolOffset = func() int {
+	f, ok := reflect.TypeFor[vm.VM]().FieldByName("scopePool")
+	if !ok || f.Type != reflect.TypeFor[[]vm.Scope]() {
+		return -1
+	}
+	return int(f.Offset)
+}()
 
 // RunError is an expression that failed while running.
 type RunError struct {

@@ -32,3 +32,12 @@ func TestPooledVMsKeepNoData(t *testing.T) {
 		})
 	}
 }
+
+// TestScopePoolFound: the VM's scope pool is found, so VMs that ran
+// closures are cleared and kept, not dropped; an expr upgrade that renames
+// the field fails here rather than quietly costing allocations.
+func TestScopePoolFound(t *testing.T) {
+	if scopePoolOffset < 0 {
+		t.Fatal("vm.VM has no scopePool []vm.Scope field: release drops every VM that ran a closure")
+	}
+}
