@@ -68,7 +68,8 @@ func (x *exchange) readBody() error {
 	rc := http.NewResponseController(x.w)
 	rc.SetReadDeadline(time.Now().Add(x.p.limits.ReadBodyTimeout)) // not supported in some tests: no deadline there
 	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-	rc.SetReadDeadline(time.Time{})
+	// The deadline stays: a body left unread (over the limit) is drained by
+	// the server within it, and the next request's read sets its own.
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return pipeline.ErrRequestTimeout
 	}
@@ -88,25 +89,25 @@ func (x *exchange) readBody() error {
 	case ct == "" || mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		rewrite, err := transform.ScanJSON(b, x.p.limits.MaxJSONDepth)
 		if err != nil {
-			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not valid JSON (" + strings.TrimPrefix(err.Error(), "invalid JSON: ") + ")."}
+			return x.badBody(err, "The request body is not valid JSON", transform.BodyReason(err))
 		}
 		if rewrite {
 			b = transform.Compact(make([]byte, 0, len(b)), b)
 		}
 		v, spans, err := x.budget.DecodeSpans(b)
 		if err != nil {
-			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not valid JSON."}
+			return x.bodyDecodeError(err)
 		}
 		x.body, x.bodySpans = v, spans
 		x.enc.AddNumbers(spans)
 	case mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml"):
 		j, err := x.p.xmlIn.XMLToJSON(nil, b)
 		if err != nil {
-			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not usable XML (" + err.Error() + ")."}
+			return x.badBody(err, "The request body is not usable XML", transform.BodyReason(err))
 		}
-		v, err := transform.DecodeJSON(j)
+		v, _, err := x.budget.DecodeSpans(j)
 		if err != nil {
-			return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body is not usable XML."}
+			return x.bodyDecodeError(err)
 		}
 		x.body = v
 	case mt == "application/x-www-form-urlencoded":
@@ -122,8 +123,8 @@ func (x *exchange) readBody() error {
 	case strings.HasPrefix(mt, "text/"):
 		x.body = string(b)
 	default:
-		return &pipeline.BodyError{Status: http.StatusUnsupportedMediaType,
-			Detail: fmt.Sprintf("Content-Type %q is not accepted; send application/json, application/xml or a form.", mt)}
+		return &pipeline.BodyError{Status: http.StatusUnsupportedMediaType, Err: fmt.Errorf("Content-Type %q", mt),
+			Detail: "The request's Content-Type is not accepted; send application/json, application/xml or a form."}
 	}
 	return nil
 }
@@ -180,4 +181,23 @@ func dropHopByHop(h map[string]any, connection []string) {
 			delete(h, name)
 		}
 	}
+}
+
+// badBody is a client body the gateway cannot read: the problem says what
+// kind of fault (never the client's bytes); the log has the whole error.
+func (x *exchange) badBody(err error, what, reason string) error {
+	return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: what + ": " + reason + ".", Err: err}
+}
+
+// bodyDecodeError is a client body whose decoding would pass the request's
+// max_decoded (413) or the process's max_decoded_total (503).
+func (x *exchange) bodyDecodeError(err error) error {
+	switch {
+	case errors.Is(err, transform.ErrBusy):
+		return fmt.Errorf("%w: decoding the request body: %v", pipeline.ErrOverloaded, err)
+	case errors.Is(err, transform.ErrBudget):
+		return &pipeline.BodyError{Status: http.StatusRequestEntityTooLarge,
+			Detail: fmt.Sprintf("The request body decodes to more than the request's limit of %s (limits.max_decoded).", formatSize(x.budget.Limit()))}
+	}
+	return &pipeline.BodyError{Status: http.StatusBadRequest, Detail: "The request body could not be decoded."}
 }

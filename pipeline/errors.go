@@ -62,13 +62,20 @@ func (e *CallError) Error() string {
 
 func (e *CallError) Unwrap() error { return e.Err }
 
-// BodyError is a client request body the gateway will not take.
+// BodyError is a client request body the gateway will not take. Detail is
+// what the client is told; Err, when set, the cause, for the log only.
 type BodyError struct {
-	Status int // 413, 400 or 415
+	Status int // 413, 400, 415
 	Detail string
+	Err    error
 }
 
-func (e *BodyError) Error() string { return e.Detail }
+func (e *BodyError) Error() string {
+	if e.Err != nil {
+		return e.Detail + " (" + e.Err.Error() + ")"
+	}
+	return e.Detail
+}
 
 // ExprError is an expression that failed while composing a request or a
 // response, naming the spec field it belongs to. Err is for the log, with

@@ -155,7 +155,15 @@ var table = []kind{
 		var be *BodyError
 		errors.As(err, &be)
 		return be.Status
-	}, match: as[*BodyError](), detail: func(err error) string { var be *BodyError; errors.As(err, &be); return be.Detail }},
+	}, match: as[*BodyError](), detail: func(err error) string { var be *BodyError; errors.As(err, &be); return be.Detail },
+		header: func(err error, h http.Header) {
+			// A body over the limit is left unread: the connection closes
+			// rather than the server draining it first.
+			var be *BodyError
+			if errors.As(err, &be) && be.Status == http.StatusRequestEntityTooLarge {
+				h.Set("Connection", "close")
+			}
+		}},
 	{Type: "urn:frontdesk:expression", Title: "Expression failed", status: http.StatusBadGateway,
 		match: as[*ExprError](),
 		detail: func(err error) string {
