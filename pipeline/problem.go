@@ -108,19 +108,26 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 const chunk = 64 << 10
 
 // WriteBody writes b to w. An answer larger than one chunk is written a
-// chunk at a time, each within perChunk: a client that stops reading has
-// its connection closed then, not when the server's backstop passes, and a
-// slow one that keeps reading is served to the end.
+// chunk at a time, each within perChunk, and the whole within perChunk plus
+// a second per chunk: a client that stops reading has its connection
+// closed then, and one that reads slowly is served to the end, but no
+// client holds an answer's memory for longer than its size allows. The last
+// deadline stays set, so what the server flushes after the handler has
+// one too (the next request's write sets its own).
 func WriteBody(w http.ResponseWriter, b []byte, perChunk time.Duration) error {
 	if len(b) <= chunk || perChunk <= 0 {
 		_, err := w.Write(b)
 		return err
 	}
 	rc := http.NewResponseController(w)
-	defer rc.SetWriteDeadline(time.Time{})
+	overall := time.Now().Add(perChunk + time.Duration((len(b)+chunk-1)/chunk)*time.Second)
 	for len(b) > 0 {
 		n := min(len(b), chunk)
-		rc.SetWriteDeadline(time.Now().Add(perChunk)) // unsupported (a recorder): no deadline
+		d := time.Now().Add(perChunk)
+		if d.After(overall) {
+			d = overall
+		}
+		rc.SetWriteDeadline(d) // unsupported (a recorder): no deadline
 		if _, err := w.Write(b[:n]); err != nil {
 			return err
 		}

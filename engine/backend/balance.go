@@ -25,7 +25,9 @@ type instance struct {
 	fails     atomic.Int32
 	ejections atomic.Int32 // in a row, without a success in between
 	until     atomic.Int64 // unix nanoseconds; 0 when in service
-	successes atomic.Uint64
+	// seen is the pool's successes when this instance last succeeded: a
+	// count past it says another instance has answered since.
+	seen atomic.Uint64
 }
 
 // Ejection: an instance that fails ejectAfter times in a row (connection
@@ -51,16 +53,18 @@ func (c *Client) balance(next roundTrip) roundTrip {
 	return func(ctx context.Context, a *attempt) (*Response, error) {
 		in := c.pool.pick(a.avoid)
 		a.inst = in
-		all, own := c.pool.successes.Load(), in.successes.Load()
+		start := time.Now()
 		in.inflight.Add(1)
 		resp, err := next(ctx, a)
 		in.inflight.Add(-1)
 		switch {
 		case err != nil:
-			// A timeout while other instances answered is this instance's
-			// fault (it may be frozen: connections open, nothing answers).
-			othersAnswered := c.pool.successes.Load()-all > in.successes.Load()-own
-			if instanceFault(ctx, err) || othersAnswered && timedOut(ctx, err) {
+			// A call that used its whole timeout while another instance
+			// has answered since this one last did is this instance's
+			// fault: it may be frozen (connections open, nothing answers).
+			frozen := timedOut(ctx, err) && time.Since(start) >= a.req.Timeout*9/10 &&
+				c.pool.successes.Load() > in.seen.Load()
+			if instanceFault(ctx, err) || frozen {
 				c.pool.failed(in)
 			}
 		case resp.Status >= 500:
@@ -131,20 +135,34 @@ func (p *pool) pick(avoid *instance) *instance {
 // failed counts a failure of in, ejecting it on the ejectAfter-th in a row
 // unless every other instance is out already.
 func (p *pool) failed(in *instance) {
-	if len(p.instances) == 1 || in.fails.Add(1) < ejectAfter {
+	if len(p.instances) == 1 {
 		return
 	}
-	in.fails.Store(0)
 	now := time.Now().UnixNano()
+	if in.until.Load() > now {
+		return // out already: the late failures of calls sent before
+	}
+	n := in.fails.Add(1)
+	if n < ejectAfter || !in.fails.CompareAndSwap(n, 0) {
+		return // not yet, or another failure at once takes it out
+	}
 	for _, other := range p.instances {
 		if other != in && other.until.Load() <= now {
-			e := in.ejections.Add(1)
-			d := min(ejectFor<<(e-1), ejectMax)
-			in.until.Store(now + int64(d))
+			in.until.Store(now + int64(ejectDuration(in.ejections.Add(1))))
 			return
 		}
 	}
 	// The last one in service stays in.
+}
+
+// ejectDuration is how long the e-th ejection in a row lasts: ejectFor,
+// doubled on each, up to ejectMax.
+func ejectDuration(e int32) time.Duration {
+	d := ejectFor
+	for i := int32(1); i < e && d < ejectMax; i++ {
+		d *= 2
+	}
+	return min(d, ejectMax)
 }
 
 // succeeded ends a run of failures.
@@ -152,8 +170,7 @@ func (p *pool) succeeded(in *instance) {
 	if len(p.instances) == 1 {
 		return
 	}
-	in.successes.Add(1)
-	p.successes.Add(1)
+	in.seen.Store(p.successes.Add(1))
 	if in.fails.Load() != 0 {
 		in.fails.Store(0)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"frontdesk/pipeline"
 )
@@ -41,6 +42,9 @@ type Request struct {
 	Accept []int
 	// Expose keeps a failed answer's body in the error, for expose_errors.
 	Expose bool
+	// Timeout is the call's own timeout: a try that times out having had
+	// nearly all of it counts against its instance.
+	Timeout time.Duration
 }
 
 // Response is a backend's whole answer. Body is read in full and bounded by

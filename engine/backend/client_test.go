@@ -259,6 +259,7 @@ func TestFrozenInstanceEjected(t *testing.T) {
 			for range 10 {
 				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 				req := get("/")
+				req.Timeout = 100 * time.Millisecond
 				req.Method = "POST" // one attempt each: no retry hides the timeout
 				c.Do(ctx, req)
 				cancel()
@@ -282,5 +283,72 @@ func TestFrozenInstanceEjected(t *testing.T) {
 	}
 	if frozenHits.Load() != before {
 		t.Error("the ejected instance still gets requests")
+	}
+}
+
+// TestFrozenInstanceSequential: one client calling one request at a time
+// (no overlap) still gets the frozen instance ejected: its timeouts count
+// once the other instance has answered since it last did.
+func TestFrozenInstanceSequential(t *testing.T) {
+	release := make(chan struct{})
+	var frozenHits atomic.Int32
+	frozen := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		frozenHits.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer frozen.Close()
+	defer close(release)
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer ok.Close()
+	c := newClient(t, 64, frozen.URL, ok.URL)
+	for range 30 {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		req := get("/")
+		req.Method, req.Timeout = "POST", 50*time.Millisecond
+		c.Do(ctx, req)
+		cancel()
+	}
+	// The first try comes before anyone has answered, so it does not count.
+	if got := frozenHits.Load(); got != ejectAfter+1 {
+		t.Errorf("the frozen instance got %d of 30 requests, want %d (then ejected)", got, ejectAfter+1)
+	}
+}
+
+// TestTimeoutCutShortIsNotTheInstances: a try cut short by a deadline it
+// did not own (the endpoint's, with little left) is no mark against the
+// instance.
+func TestTimeoutCutShortIsNotTheInstances(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer fast.Close()
+	c := newClient(t, 64, slow.URL, fast.URL)
+	for range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		req := get("/")
+		req.Method, req.Timeout = "POST", 2*time.Second // the call had 2s; the endpoint left it 20ms
+		c.Do(ctx, req)
+		cancel()
+	}
+	if in := c.pool.instances[0]; in.until.Load() != 0 || in.ejections.Load() != 0 {
+		t.Error("an instance was ejected for deadlines that were not its call's")
+	}
+}
+
+func TestEjectDuration(t *testing.T) {
+	for e, want := range map[int32]time.Duration{1: ejectFor, 2: 2 * ejectFor, 3: 4 * ejectFor, 5: ejectMax, 30: ejectMax, 64: ejectMax, 1 << 30: ejectMax} {
+		if got := ejectDuration(e); got != want {
+			t.Errorf("ejection %d: %s, want %s", e, got, want)
+		}
 	}
 }
