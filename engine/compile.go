@@ -396,9 +396,12 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 	call.codec = codec
 	for _, f := range cs.ForwardHeaders {
 		h := http.CanonicalHeaderKey(f.Str)
-		if !hopByHop[h] {
-			call.forward = append(call.forward, h)
+		if hopByHop[h] {
+			c.d.errorf(f.Pos, RuleReservedHeader, field+".forward_headers",
+				"%s.forward_headers: %s belongs to the connection and is set by the gateway; it cannot be forwarded", field, h)
+			continue
 		}
+		call.forward = append(call.forward, h)
 	}
 	for _, a := range cs.After {
 		j, ok := c.callIdx[a.Str]

@@ -235,15 +235,11 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 		for _, name := range c.forward {
 			if r.items != nil {
 				for k := range r.items {
-					for _, v := range r.items[k].header[name] {
-						h.Add(name, v)
-					}
+					forward(h, r.items[k].header, name)
 				}
 				continue
 			}
-			for _, v := range r.header[name] {
-				h.Add(name, v)
-			}
+			forward(h, r.header, name)
 		}
 	}
 	if p.response != nil {
@@ -302,7 +298,9 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 	w.WriteHeader(status)
 	if x.r.Method != http.MethodHead {
 		out = append(out, '\n')
-		pipeline.WriteBody(w, out, p.limits.WriteTimeout)
+		if err := pipeline.WriteBody(w, out, p.limits.WriteTimeout); err != nil {
+			return &deliveryError{err}
+		}
 	}
 	return nil
 }
@@ -344,4 +342,24 @@ func (x *exchange) serverTiming(total time.Duration) string {
 	b = append(b, "total;dur="...)
 	b = strconv.AppendFloat(b, float64(total.Microseconds())/1000, 'f', -1, 64)
 	return string(b)
+}
+
+// forward copies header name from a backend's answer to the client's,
+// unless the backend's Connection header names it: then it belongs to
+// that connection alone (RFC 9110 7.6.1).
+func forward(dst, src http.Header, name string) {
+	vals := src[name]
+	if len(vals) == 0 {
+		return
+	}
+	for _, c := range src["Connection"] {
+		for n := range strings.SplitSeq(c, ",") {
+			if http.CanonicalHeaderKey(strings.TrimSpace(n)) == name {
+				return
+			}
+		}
+	}
+	for _, v := range vals {
+		dst.Add(name, v)
+	}
 }

@@ -138,9 +138,11 @@ var sizeRE = regexp.MustCompile(`^([0-9]+)\s*(B|KB|MB|GB)$`)
 
 // size parses "512KB"-style sizes, 1024-based.
 // MaxBodySize is the largest body limit the code can hold: byte offsets
-// into a body are 32-bit, and a gateway that buffers more than this per
-// body is misconfigured anyway.
-const MaxBodySize = 1 << 30
+// into a body are 32-bit, and rewriting a body (U+FFFD for each invalid
+// byte triples it) or converting XML to JSON can make it several times
+// larger; a gateway that buffers more than this per body is misconfigured
+// anyway.
+const MaxBodySize = 256 << 20
 
 // size reads a size such as "8MB", at most limit bytes.
 func (d *decoder) size(n *Node, field string, limit int64) int64 {

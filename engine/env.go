@@ -75,7 +75,7 @@ func (x *exchange) meta(i int) map[string]any {
 	r := &x.results[i]
 	var errv any
 	if r.err != nil {
-		errv = r.err.Error()
+		errv = pipeline.ProblemFor(r.err).Detail // what a client may see, never the raw error
 	}
 	status, header := r.status, r.header
 	if r.items != nil {

@@ -69,14 +69,24 @@ func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// A body read that timed out cancels the request's context too, but the
 	// client is still there to be told.
-	if err != nil && r.Context().Err() != nil && !errors.Is(err, pipeline.ErrRequestTimeout) {
+	if r.Context().Err() != nil && !errors.Is(err, pipeline.ErrRequestTimeout) {
 		// The client went away: nobody reads what we would write, so it is
 		// logged once, as 499, and nothing is written.
+		if err == nil {
+			err = context.Cause(r.Context())
+		}
 		x.logError(fmt.Errorf("%w: %v", pipeline.ErrClientClosed, err))
 		return
 	}
 	if err == nil {
 		err = x.respond(w, start)
+		var de *deliveryError
+		if errors.As(err, &de) {
+			// The answer was composed but not taken: the headers are out,
+			// so there is nothing left to tell the client.
+			x.logError(fmt.Errorf("%w: writing the answer: %v", pipeline.ErrClientClosed, de.err))
+			return
+		}
 	}
 	if err != nil {
 		w.Header().Set("Server-Timing", x.serverTiming(time.Since(start)))
@@ -91,12 +101,20 @@ func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (x *exchange) logError(err error) {
 	status := pipeline.Status(err)
 	level := slog.LevelDebug
-	switch {
-	case status >= 500:
-		level = slog.LevelWarn
-	case status == pipeline.StatusClientClosed:
-		level = slog.LevelInfo
+	switch status {
+	case pipeline.StatusClientClosed, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge:
+		level = slog.LevelInfo // a client that is slow, gone, or sends too much: worth seeing
+	default:
+		if status >= 500 {
+			level = slog.LevelWarn
+		}
 	}
 	x.p.rt.log.Log(x.r.Context(), level, "request failed", "endpoint", x.p.Method+" "+x.p.Route,
 		"status", status, "request_id", x.reqID, "error", err.Error())
 }
+
+// deliveryError is an answer the client did not take (it went away, or did
+// not read within write_timeout).
+type deliveryError struct{ err error }
+
+func (e *deliveryError) Error() string { return "answer not delivered: " + e.err.Error() }

@@ -311,8 +311,8 @@ func (d *decoder) value(keys map[string]*KeyUse) (any, error) {
 }
 
 func (d *decoder) record(v any, from int) {
-	if d.spans == nil {
-		return
+	if d.spans == nil || d.i > math.MaxInt32 {
+		return // past what 32-bit offsets hold: written canonically instead
 	}
 	if k, ok := keyOf(v); ok {
 		d.spans.entries = grow(d.spans.entries)
@@ -651,7 +651,7 @@ func (d *decoder) number() (any, error) {
 		}
 		// underflow is zero, as in encoding/json
 	}
-	if d.spans != nil && !canonicalText(tok) {
+	if d.spans != nil && d.i <= math.MaxInt32 && !canonicalText(tok) {
 		var buf [32]byte
 		if out, _ := AppendFloat(buf[:0], f); string(out) != string(tok) {
 			v, p := freshFloat(f)
