@@ -70,12 +70,17 @@ type conn struct {
 	l      *Listener
 	closed atomic.Bool
 
-	// The header watch: the first bytes of the current line, lower-cased,
-	// and what the current block has named so far.
+	// The header watch: the first bytes of the current line (lower-cased)
+	// and its last ones, whether the bytes now are a request's header
+	// block or what follows it (a body, or nothing yet), and what the
+	// current block has shown so far.
 	line     [len("transfer-encoding:")]byte
 	n        int // bytes of line held
 	seen     int // bytes of the line seen, up to 2: enough to tell a blank one
+	tail     [len(" HTTP/1.1\r")]byte
+	inHeader bool
 	cl, te   bool
+	folded   bool // a line that continues the one before (obs-fold)
 	smuggled atomic.Bool
 }
 
@@ -94,9 +99,12 @@ func (c *conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// watch scans bytes as the server reads them, a line at a time. A body
-// line that happens to start with both names in one block only costs its
-// client a new connection.
+// watch scans bytes as the server reads them, a line at a time. Outside a
+// header block it looks for a request line (one that ends "HTTP/1.x", even
+// when the body before it had no newline); inside one, for Content-Length,
+// Transfer-Encoding and lines that continue the one before (obs-fold, which
+// Go reads as part of the previous header and a proxy may not). A body that
+// happens to look like that only costs its client a new connection.
 func (c *conn) watch(b []byte) {
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
@@ -114,6 +122,7 @@ func (c *conn) watch(b []byte) {
 			c.line[c.n] = ch
 			c.n++
 		}
+		c.keepTail(seg)
 		c.seen = min(c.seen+len(seg), 2)
 		if i < 0 {
 			return
@@ -123,22 +132,58 @@ func (c *conn) watch(b []byte) {
 	}
 }
 
+// keepTail keeps the last bytes of the current line.
+func (c *conn) keepTail(seg []byte) {
+	t := c.tail[:]
+	if len(seg) >= len(t) {
+		copy(t, seg[len(seg)-len(t):])
+		return
+	}
+	copy(t, t[len(seg):])
+	copy(t[len(t)-len(seg):], seg)
+}
+
 // endLine ends the current line; empty says it was blank (the end of a
 // header block).
 func (c *conn) endLine(empty bool) {
 	l := c.line[:c.n]
 	switch {
+	case !c.inHeader:
+		c.inHeader = requestLineEnd(c.tail[:])
 	case empty:
-		if c.cl && c.te {
+		if c.cl && c.te || c.folded {
 			c.smuggled.Store(true)
 		}
-		c.cl, c.te = false, false
+		c.cl, c.te, c.folded, c.inHeader = false, false, false, false
+	case l[0] == ' ' || l[0] == '\t':
+		c.folded = true
 	case bytes.HasPrefix(l, []byte("content-length:")):
 		c.cl = true
 	case bytes.HasPrefix(l, []byte("transfer-encoding:")):
 		c.te = true
 	}
 	c.n, c.seen = 0, 0
+	c.tail = [len(c.tail)]byte{}
+}
+
+// requestLineEnd reports whether a line ended with an HTTP/1 version:
+// " HTTP/1.1", with or without the CR.
+func requestLineEnd(t []byte) bool {
+	if t[len(t)-1] == '\r' {
+		t = t[:len(t)-1]
+	} else {
+		t = t[1:]
+	}
+	return bytes.HasPrefix(t, []byte(" HTTP/1.")) && '0' <= t[len(t)-1] && t[len(t)-1] <= '9'
+}
+
+// CloseWrite half-closes the connection when it can, as net/http does
+// before closing one whose request body it did not read.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 type connKey struct{}

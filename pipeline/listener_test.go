@@ -82,8 +82,8 @@ func TestListenerLimit(t *testing.T) {
 	l, addr := serveLimited(t, 2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	}))
-	get := func(c net.Conn) error {
-		c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+	get := func(c net.Conn, wait time.Duration) error {
+		c.SetDeadline(time.Now().Add(wait))
 		fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err == nil {
@@ -100,13 +100,14 @@ func TestListenerLimit(t *testing.T) {
 		defer c.Close()
 		conns = append(conns, c)
 	}
-	if err := get(conns[0]); err != nil {
+	if err := get(conns[0], 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := get(conns[1]); err != nil {
+	if err := get(conns[1], 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := get(conns[2]); err == nil {
+	// Not served while two are open: nothing can tell that but waiting.
+	if err := get(conns[2], 300*time.Millisecond); err == nil {
 		t.Fatal("a third connection was served while two were open")
 	}
 	if l.Open() != 2 {
@@ -148,5 +149,33 @@ func TestWatchAcrossReads(t *testing.T) {
 	c.watch([]byte("POST / HTTP/1.1\r\nX-Long: " + strings.Repeat("a", 5000) + "\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"))
 	if !c.smuggled.Load() {
 		t.Error("a long header line hid the pair")
+	}
+}
+
+// TestWatchStates: the watch reads header blocks only: an obs-fold line in
+// one marks the connection, a body's indented lines do not, and a request
+// that follows a body with no newline of its own is still read as one.
+func TestWatchStates(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		marked   bool
+	}{
+		{"obs-fold", "POST / HTTP/1.1\r\nX-A: a\r\n Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc", true},
+		{"tab fold", "GET / HTTP/1.1\r\nX-A: a\r\n\tb\r\n\r\n", true},
+		{"indented body", "POST / HTTP/1.1\r\nContent-Length: 40\r\n\r\n{\n  \"a\": 1,\n  \"b\": [\n    2\n  ]\n}\n", false},
+		{"body naming both, indented", "POST / HTTP/1.1\r\nContent-Length: 60\r\n\r\n  Content-Length: 1\n  Transfer-Encoding: chunked\n\n", false},
+		{"pair after a body with no newline", "POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiPOST /b HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", true},
+		{"pipelined, clean", "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", false},
+		{"bare LF lines", "POST / HTTP/1.1\nContent-Length: 4\nTransfer-Encoding: chunked\n\n", true},
+	} {
+		for _, step := range []int{1, 3, len(tc.in)} {
+			c := &conn{}
+			for i := 0; i < len(tc.in); i += step {
+				c.watch([]byte(tc.in[i:min(i+step, len(tc.in))]))
+			}
+			if c.smuggled.Load() != tc.marked {
+				t.Errorf("%s (step %d): marked %v, want %v", tc.name, step, c.smuggled.Load(), tc.marked)
+			}
+		}
 	}
 }
