@@ -168,5 +168,5 @@ func (x *exchange) overBudget(name string, err error) error {
 		return fmt.Errorf("%w: decoding the answer of call %q: %v", pipeline.ErrOverloaded, name, err)
 	}
 	return &pipeline.CallError{Call: name, Failure: pipeline.FailBody, Err: err,
-		Reason: fmt.Sprintf("decoding it would take the request past its limit of %s of decoded data (limits.max_decoded)", formatSize(x.budget.Limit()))}
+		Reason: fmt.Sprintf("holding it would take the request past its limit of %s of bodies and decoded data (limits.max_decoded)", formatSize(x.budget.Limit()))}
 }

@@ -68,6 +68,16 @@ type Gateway struct {
 // slot before it is answered 503.
 const admitWait = 100 * time.Millisecond
 
+// DecodedInUse is the bytes of bodies and decoded values that requests in
+// flight hold now, as limits.max_decoded_total counts them (0 without that
+// bound).
+func (g *Gateway) DecodedInUse() int64 {
+	if len(g.Plans) == 0 || g.Plans[0].rt.decoded == nil {
+		return 0
+	}
+	return g.Plans[0].rt.decoded.InUse()
+}
+
 // ServeHTTP routes a request to its plan.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
 

@@ -177,6 +177,9 @@ func TestDecodedTotalBound(t *testing.T) {
 	if p := peak.Load(); p > 700<<20 {
 		t.Errorf("peak heap %d MB", p>>20)
 	}
+	if n := g.DecodedInUse(); n != 0 {
+		t.Errorf("%d bytes still counted after every request ended", n)
+	}
 	// The budget is whole again: a request alone succeeds.
 	w := httptest.NewRecorder()
 	g.ServeHTTP(w, httptest.NewRequest("GET", "/ok", nil))

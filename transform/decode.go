@@ -874,6 +874,17 @@ func (b *Budget) DecodeKeys(doc []byte, keys map[string]*KeyUse) (any, *Spans, e
 	return v, s, err
 }
 
+// Take counts n bytes the caller holds for the request (a body, say)
+// against b and its parent, as decoding does: ErrBudget or ErrBusy when
+// that passes either.
+func (b *Budget) Take(n int64) error {
+	if b == nil {
+		return nil
+	}
+	d := decoder{budget: b, pending: n}
+	return d.settle()
+}
+
 // chargeBatch is how many bytes a decoder counts before it takes them from
 // the shared budget: one atomic operation per batch, not per value.
 const chargeBatch = 64 << 10
