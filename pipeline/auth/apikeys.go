@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
-	"net/textproto"
 	"slices"
 	"sort"
 	"time"
@@ -65,7 +64,6 @@ func NewAPIKeys(cfg APIKeysConfig) (*APIKeys, error) {
 	if !validToken(k.header) {
 		return nil, fmt.Errorf("api_keys.header %q is not a header name", k.header)
 	}
-	k.header = textproto.CanonicalMIMEHeaderKey(k.header)
 	owner := map[[sha256.Size]byte]string{}
 	for _, c := range cfg.Clients {
 		if c.Name == "" {
@@ -127,7 +125,8 @@ func HashKey(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Header is the canonical name of the header API keys come in.
+// Header is the name of the header API keys come in, as configured (the
+// challenge names it so).
 func (k *APIKeys) Header() string { return k.header }
 
 // Clients lists the clients' names, sorted.

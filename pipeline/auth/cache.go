@@ -12,7 +12,7 @@ const (
 	DefaultCacheSize = 10000
 	// CacheTTL is the longest a verified token is remembered, whatever its
 	// exp says.
-	CacheTTL = 5 * time.Minute
+	CacheTTL    = 5 * time.Minute
 	cacheShards = 16
 )
 

@@ -63,6 +63,10 @@ type jwks struct {
 	stopOnce sync.Once
 	cancel   context.CancelFunc
 	done     chan struct{}
+
+	// afterFetch, when set (by tests), is called after every fetch with
+	// its outcome.
+	afterFetch func(error)
 }
 
 func newJWKS(url string, client *http.Client, log *slog.Logger, every, unknown time.Duration) (*jwks, error) {
@@ -138,6 +142,9 @@ func (j *jwks) refresh(ctx context.Context) error {
 	j.fetchMu.Lock()
 	defer j.fetchMu.Unlock()
 	body, keys, err := j.fetch(ctx)
+	if j.afterFetch != nil {
+		defer func() { j.afterFetch(err) }()
+	}
 	if err != nil {
 		return fmt.Errorf("jwks_url %s: %w", j.url, err)
 	}
