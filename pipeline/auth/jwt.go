@@ -49,7 +49,7 @@ type PEMFile struct {
 
 // ConfigError is a problem with a JWTConfig, naming the key it is about
 // (and the list element, for algorithms and public_keys) so the loader can
-// point at it.
+// point at it. NewJWT may return several, joined (errors.Join).
 type ConfigError struct {
 	Field string // "algorithms", "public_keys", "secret", "jwks_url", "cookie"
 	Index int    // the element of a list field, else -1
@@ -95,21 +95,25 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 	if len(cfg.Algorithms) == 0 {
 		return nil, cfgErr("algorithms", -1, "list the accepted signing algorithms explicitly, such as [\"RS256\"]")
 	}
+	var errs []error // every problem of the list at once
 	for i, a := range cfg.Algorithms {
 		switch {
 		case strings.EqualFold(a, "none"):
-			return nil, cfgErr("algorithms", i, "\"none\" is never accepted: an unsigned token proves nothing")
+			errs = append(errs, cfgErr("algorithms", i, "\"none\" is never accepted: an unsigned token proves nothing"))
 		case !slices.Contains(Algorithms, a):
-			return nil, cfgErr("algorithms", i, "%q is not one of %s", a, strings.Join(Algorithms, ", "))
+			errs = append(errs, cfgErr("algorithms", i, "%q is not one of %s", a, strings.Join(Algorithms, ", ")))
 		case slices.Contains(cfg.Algorithms[:i], a):
-			return nil, cfgErr("algorithms", i, "%q is listed twice", a)
+			errs = append(errs, cfgErr("algorithms", i, "%q is listed twice", a))
 		case cfg.Secret != nil && !hmacAlg(a):
-			return nil, cfgErr("algorithms", i, "%s needs a public key, but the key source is a secret, which only HS256, HS384 and HS512 use", a)
+			errs = append(errs, cfgErr("algorithms", i, "%s needs a public key, but the key source is a secret, which only HS256, HS384 and HS512 use", a))
 		case cfg.Secret == nil && hmacAlg(a):
-			return nil, cfgErr("algorithms", i, "%s needs a shared secret; with jwks_url or public_keys only public-key algorithms apply", a)
+			errs = append(errs, cfgErr("algorithms", i, "%s needs a shared secret; with jwks_url or public_keys only public-key algorithms apply", a))
 		case cfg.Secret != nil && len(cfg.Secret) < hmacKeyBytes(a):
-			return nil, cfgErr("secret", -1, "%s needs a secret of at least %d bytes (RFC 7518 3.2); this one has %d", a, hmacKeyBytes(a), len(cfg.Secret))
+			errs = append(errs, cfgErr("secret", -1, "%s needs a secret of at least %d bytes (RFC 7518 3.2); this one has %d", a, hmacKeyBytes(a), len(cfg.Secret)))
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if cfg.Cookie != "" && !validToken(cfg.Cookie) {
 		return nil, cfgErr("cookie", -1, "%q is not a cookie name", cfg.Cookie)
