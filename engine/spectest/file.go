@@ -56,11 +56,11 @@ type Case struct {
 
 // Request is the client request of a case.
 type Request struct {
-	Method  string
-	Path    string
-	Query   [][2]string // in file order
-	Header  http.Header
-	Body    []byte // JSON, nil for none
+	Method string
+	Path   string
+	Query  [][2]string // in file order
+	Header http.Header
+	Body   []byte // JSON, nil for none
 	// Claims, when set, are signed into a token the gateway accepts for
 	// the run (engine.Gateway.MintToken), sent as Authorization: Bearer.
 	Claims  map[string]any
