@@ -181,14 +181,14 @@ func authDescription(r *AuthRule) string {
 	}
 	s := strings.Join(r.Require, " or ")
 	if len(r.Scopes) > 0 {
-		s += "; scopes " + strings.Join(r.Scopes, ", ")
+		s += " [scopes " + strings.Join(r.Scopes, " ") + "]"
 	}
 	if r.Allow != "" {
-		s += "; allow " + r.Allow
+		s += " [allow " + r.Allow + "]"
 	}
 	return s
 }
 
-// Describe is the rule in one line: "jwt or api_key; scopes checkout:read;
-// allow auth.claims.tier == 'gold'", or "none".
+// Describe is the rule in one line, "none" for a public endpoint:
+// "jwt or api_key [scopes checkout:read] [allow auth.claims.tier == 'gold']".
 func (r *AuthRule) Describe() string { return authDescription(r) }

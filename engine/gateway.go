@@ -129,6 +129,10 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	}
 	all = append(all, d.errs...)
 	var files []string
+	keysFile := ""
+	if cfg.Auth != nil && cfg.Auth.APIKeys != nil && cfg.Auth.APIKeys.File != "" {
+		keysFile = path.Join(dir, cfg.Auth.APIKeys.File)
+	}
 	folders := make([]string, len(cfg.Endpoints))
 	for i, e := range cfg.Endpoints {
 		folders[i] = path.Join(dir, e)
@@ -149,8 +153,8 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 				files = append(files, fp) // named explicitly
 				return nil
 			}
-			if de.IsDir() || !isSpecFile(fp) {
-				return nil
+			if de.IsDir() || !isSpecFile(fp) || fp == keysFile {
+				return nil // the API key file may sit beside the specs
 			}
 			if len(files) >= maxSpecFiles {
 				return fmt.Errorf("more than %d spec files", maxSpecFiles)

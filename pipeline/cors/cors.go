@@ -222,8 +222,7 @@ func (c *CORS) allowOrigin(h http.Header, origin string) {
 // backend is called and no credentials are asked for.
 func (c *CORS) preflight(w http.ResponseWriter, r *http.Request, origin string) {
 	h := w.Header()
-	h.Add("Vary", "Access-Control-Request-Method")
-	h.Add("Vary", "Access-Control-Request-Headers")
+	h.Set("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
 	have := c.routes(r)
 	want := r.Header.Get("Access-Control-Request-Method")
 	switch {
