@@ -233,3 +233,24 @@ func TestOriginMatching(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOrigin: a wildcard never admits an origin outside its scheme and
+// domain, and matching never panics.
+func FuzzOrigin(f *testing.F) {
+	c, err := New(Config{AllowOrigins: []string{"https://*.example.com", "https://shop.test"}}, routes)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"https://a.example.com", "https://example.com", "https://a.example.com.evil", "http://a.example.com", "", "null"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, origin string) {
+		if !c.allowed(origin) {
+			return
+		}
+		lo := strings.ToLower(origin)
+		if lo != "https://shop.test" && (!strings.HasPrefix(lo, "https://") || !strings.HasSuffix(lo, ".example.com") || lo == "https://.example.com") {
+			t.Fatalf("%q was allowed", origin)
+		}
+	})
+}
