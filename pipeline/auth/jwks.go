@@ -57,12 +57,13 @@ type jwks struct {
 
 	fetchMu     sync.Mutex // one fetch at a time
 	last        []byte     // the body of the last fetch that changed the set
-	mu          sync.Mutex // guards lastUnknown
+	mu          sync.Mutex // guards lastUnknown, cancel and done
 	lastUnknown time.Time
 
 	stopOnce sync.Once
 	cancel   context.CancelFunc
 	done     chan struct{}
+	closed   bool
 
 	// afterFetch, when set (by tests), is called after every fetch with
 	// its outcome.
@@ -92,8 +93,14 @@ func newJWKS(url string, client *http.Client, log *slog.Logger, every, unknown t
 // runs until ctx ends or close is called. A failed first fetch is returned
 // (naming the URL) but the refresh still runs, retrying sooner.
 func (j *jwks) start(ctx context.Context) error {
+	j.mu.Lock()
+	if j.cancel != nil || j.closed {
+		j.mu.Unlock()
+		return nil // started already, or closed: nothing to start
+	}
 	ctx, j.cancel = context.WithCancel(ctx)
 	j.done = make(chan struct{})
+	j.mu.Unlock()
 	err := j.refresh(ctx)
 	go j.loop(ctx, err == nil)
 	return err
@@ -130,9 +137,13 @@ func (j *jwks) loop(ctx context.Context, ok bool) {
 // close stops the background refresh and waits for it.
 func (j *jwks) close() {
 	j.stopOnce.Do(func() {
-		if j.cancel != nil {
-			j.cancel()
-			<-j.done
+		j.mu.Lock()
+		cancel, done := j.cancel, j.done
+		j.closed = true
+		j.mu.Unlock()
+		if cancel != nil {
+			cancel()
+			<-done
 		}
 	})
 }
