@@ -13,6 +13,7 @@ import (
 
 	"frontdesk/pipeline/auth"
 	"frontdesk/pipeline/cors"
+	"frontdesk/schemas"
 )
 
 // AuthConfig is gateway.json's auth, decoded. The files it names
@@ -396,6 +397,7 @@ func readKeysFile(fsys fs.FS, dir string, k *APIKeysConfig, cfgDecoder *decoder,
 		return nil, fd.errs
 	}
 	clients := fd.keysFile(n)
+	fd.validateSchema(schemas.Keys, b, n)
 	return clients, fd.errs
 }
 
