@@ -5,7 +5,8 @@ package endpoints
 
 import "embed"
 
-// FS holds gateway.json and every spec and spec test below this folder.
+// FS holds gateway.json, its API key file (hashes only) and every spec
+// and spec test below this folder.
 //
-//go:embed gateway.json mobile web
+//go:embed gateway.json keys.json mobile web partner
 var FS embed.FS

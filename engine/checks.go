@@ -43,6 +43,7 @@ func (c *compiler) check(p *Plan) {
 				"calls.%s.for_each: %q is always a %s, never a list", call.Name, call.forEach.Source, kindWord(k))
 		}
 	}
+	c.checkAuthUse(p)
 	p.eachExpr(func(e *expression) {
 		if keys := e.MergeCollisions(); len(keys) > 0 {
 			pos := c.fieldPos(e.field)

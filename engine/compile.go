@@ -78,7 +78,10 @@ func (c *compiler) compileExpr(n *Node, offset int, src, field string, scope *tr
 		msg := ce.Message
 		if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
 			rule = RuleUnknownName
+			_, isCall := c.callIdx[name]
 			switch hint := didYouMean(name, c.names); {
+			case field == "auth.allow" && (isCall || slices.Contains([]string{"body", "meta", "item"}, name)):
+				msg = fmt.Sprintf("unknown name %q: auth.allow runs before any call and before the body is read; it may read auth, params, query and headers", name)
 			case name == "item":
 				msg = `unknown name "item": item is only defined in a call with "for_each", and not in its for_each, when or fallback`
 			case hint != "":
@@ -248,6 +251,9 @@ func (c *compiler) compile() *Plan {
 			resp.body = c.template(r.Body, "response.body", withCalls)
 		}
 		p.response = resp
+	}
+	if s.Auth != nil {
+		p.auth = c.authRule(s.Auth)
 	}
 	c.check(p)
 	c.decodePlan(p)

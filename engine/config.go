@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"frontdesk/pipeline/cors"
 )
 
 // Config is a decoded gateway.json.
@@ -21,8 +23,14 @@ type Config struct {
 	Limits          Limits
 	TrustedProxies  []netip.Prefix
 	ShutdownTimeout time.Duration
+	// Auth is gateway.json's auth, nil when it has none.
+	Auth *AuthConfig
+	// CORS is gateway.json's cors, nil when it has none.
+	CORS *cors.Config
 
-	stubs bool // see Options.StubServices
+	corsNode *Node
+	stubs    bool // see Options.StubServices
+	noConfig bool // loaded without a gateway.json
 }
 
 // ServiceConfig is one backend service.
@@ -106,7 +114,7 @@ func (d *decoder) expandEnv(n *Node, env func(string) (string, bool)) {
 }
 
 var gatewayKeys = []string{"listen", "admin_listen", "endpoints", "services", "limits", "trusted_proxies", "shutdown_timeout",
-	"auth", "rate_limit", "cache", "redis"}
+	"auth", "cors", "rate_limit", "cache", "redis"}
 
 func (d *decoder) config(n *Node) *Config {
 	c := &Config{File: d.file, Listen: DefaultListen, Services: map[string]*ServiceConfig{}, ShutdownTimeout: DefaultShutdown}
@@ -156,6 +164,10 @@ func (d *decoder) config(n *Node) *Config {
 			}
 		case "shutdown_timeout":
 			c.ShutdownTimeout = d.duration(v, "shutdown_timeout")
+		case "auth":
+			c.Auth = d.auth(v)
+		case "cors":
+			c.CORS, c.corsNode = d.cors(v), v
 		default:
 			if slices.Contains(gatewayKeys, m.Key) { // unknown keys are reported by d.object
 				d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)

@@ -18,5 +18,13 @@
 // paths are spliced from the backend's bytes (Options.NoFastPaths turns
 // that off, and the differential tests hold both ways to one output).
 //
-// In the flow: cmd -> engine -> {pipeline, transform, schemas}.
+// Each Plan is mounted behind the edge that pipeline.Edge lists, built at
+// load: the stages every endpoint shares (admission, CORS from gateway.json's
+// cors) and the plan's own auth stage (pipeline/auth, from its "auth" rule
+// and gateway.json's auth providers: authconfig.go decodes them, authload.go
+// builds them, authrule.go compiles the rule). The identity that stage
+// proves is what expressions see as auth. Gateway.Start fetches a JWKS and
+// keeps it fresh; Gateway.Close stops that.
+//
+// In the flow: cmd -> engine -> {pipeline, pipeline/auth, pipeline/cors, transform, schemas}.
 package engine

@@ -9,8 +9,6 @@ import (
 	"strings"
 )
 
-var anonymous = map[string]any{"sub": nil, "scopes": []any{}, "claims": map[string]any{}, "method": "none"}
-
 // env builds the variables for one evaluation of e: only the names e reads.
 // While the response is composed (one goroutine, every call done) all
 // expressions share one map, filled as names are first read.

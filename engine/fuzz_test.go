@@ -150,9 +150,14 @@ func FuzzLoadSpec(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	keys, err := os.ReadFile(filepath.Join(loadDir, "keys.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, spec []byte) {
 		fsys := fstest.MapFS{
 			"gateway.json":        {Data: gateway},
+			"keys.json":           {Data: keys},
 			"endpoints/fuzz.json": {Data: spec},
 		}
 		g, err := Load(fsys, "gateway.json", loadOptions())

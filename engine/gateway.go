@@ -16,6 +16,7 @@ import (
 
 	"frontdesk/engine/backend"
 	"frontdesk/pipeline"
+	"frontdesk/pipeline/auth"
 	"frontdesk/schemas"
 	"frontdesk/transform"
 )
@@ -46,6 +47,11 @@ type Options struct {
 	MemoryLimit int64
 	// TagCalls puts a CallInfo on every backend request's context.
 	TagCalls bool
+	// TestAuth loads the gateway for spec tests: tokens are checked with
+	// an in-process key (MintToken signs them) instead of the configured
+	// key source, and every client of the API key file also accepts the
+	// key TestAPIKey gives. Nothing is fetched.
+	TestAuth bool
 	// NoFastPaths evaluates every expression through expr and decodes
 	// every body whole, never splicing from a backend's bytes. The output
 	// is the same byte for byte, only slower: the differential tests hold
@@ -61,7 +67,13 @@ type Gateway struct {
 	Plans    []*Plan
 	Warnings LoadErrors
 	mux      *http.ServeMux
-	edge     []pipeline.Stage
+	// edge holds the stages every endpoint shares (admit, CORS); each
+	// endpoint adds its own auth stage to it.
+	edge      pipeline.EdgeParts
+	providers auth.Providers
+	// testIssuer and testJWT sign tokens for spec tests (Options.TestAuth).
+	testIssuer *auth.TestIssuer
+	testJWT    auth.JWTConfig
 }
 
 // admitWait is how long a request over limits.max_in_flight waits for a
@@ -114,13 +126,10 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		d.expandEnv(root, opt.Env)
 	}
 	cfg := d.config(root)
-	if src != nil {
-		d.validateSchema(schemas.Gateway, src, root)
-	}
-	all = append(all, d.errs...)
 	if opt.StubServices {
 		cfg.stubs = true
 	}
+	cfg.noConfig = configPath == ""
 
 	defaults := cfg.Limits.withDefaults(builtinLimits)
 	if defaults.MaxDecodedTotal == 0 && opt.MemoryLimit > 0 && opt.MemoryLimit < math.MaxInt64 {
@@ -133,9 +142,18 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	}
 
 	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux()}
-	g.edge = pipeline.Edge(opt.Logger, pipeline.NewAdmit(defaults.MaxInFlight, admitWait))
+	g.edge = pipeline.EdgeParts{Log: opt.Logger, Admit: pipeline.NewAdmit(defaults.MaxInFlight, admitWait)}
 	dir := path.Dir(configPath)
+	all = append(all, g.buildAuth(fsys, dir, d, opt, display)...)
+	if src != nil {
+		d.validateSchema(schemas.Gateway, src, root) // after the decoder's checks: it adds only what they did not say
+	}
+	all = append(all, d.errs...)
 	var files []string
+	keysFile := ""
+	if cfg.Auth != nil && cfg.Auth.APIKeys != nil && cfg.Auth.APIKeys.File != "" {
+		keysFile = path.Join(dir, cfg.Auth.APIKeys.File)
+	}
 	folders := make([]string, len(cfg.Endpoints))
 	for i, e := range cfg.Endpoints {
 		folders[i] = path.Join(dir, e)
@@ -156,8 +174,8 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 				files = append(files, fp) // named explicitly
 				return nil
 			}
-			if de.IsDir() || !isSpecFile(fp) {
-				return nil
+			if de.IsDir() || !isSpecFile(fp) || fp == keysFile {
+				return nil // the API key file may sit beside the specs
 			}
 			if len(files) >= maxSpecFiles {
 				return fmt.Errorf("more than %d spec files", maxSpecFiles)
@@ -191,7 +209,17 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		for _, c := range p.Calls {
 			c.client = rt.client(c.service)
 		}
-		if err := g.route(p, routes); err != nil {
+		stage, err := g.authStage(p)
+		if err != nil {
+			// The providers did not build: gateway.json's auth has errors
+			// of its own, reported already. Anything else is a bug here.
+			if !all.HasErrors() {
+				all = append(all, &LoadError{File: p.File, Line: 1, Column: 1, Severity: SevError,
+					Rule: RuleAuthMissing, Field: "auth", Message: "auth: " + err.Error()})
+			}
+			continue
+		}
+		if err := g.route(p, stage, routes); err != nil {
 			pos := p.pathPos
 			all = append(all, &LoadError{File: p.File, Line: pos.Line, Column: pos.Col, Severity: SevError,
 				Rule: RuleRouteClash, Field: "path", Message: err.Error()})
@@ -199,7 +227,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		}
 		g.Plans = append(g.Plans, p)
 	}
-	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), g.edge...))
+	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), pipeline.Edge(g.edge)...))
 	all.sort()
 	if all.HasErrors() {
 		return nil, all
@@ -262,7 +290,7 @@ func compileFile(fsys fs.FS, f string, cfg *Config, defaults Limits, name string
 
 // route registers p on the mux. Two specs with the same method and path, or
 // patterns ServeMux cannot tell apart, are a route clash.
-func (g *Gateway) route(p *Plan, routes map[string]*Plan) (err error) {
+func (g *Gateway) route(p *Plan, stage pipeline.Stage, routes map[string]*Plan) (err error) {
 	key := p.Method + " " + p.pattern
 	if other, ok := routes[normalizeRoute(key)]; ok {
 		if other.Route != p.Route {
@@ -270,12 +298,14 @@ func (g *Gateway) route(p *Plan, routes map[string]*Plan) (err error) {
 		}
 		return fmt.Errorf("%s %s is also defined in %s", p.Method, p.Route, other.File)
 	}
+	parts := g.edge
+	parts.Auth = stage
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("%s %s clashes with another endpoint: %v", p.Method, p.Route, v)
 		}
 	}()
-	g.mux.Handle(key, pipeline.Chain(p, g.edge...))
+	g.mux.Handle(key, pipeline.Chain(p, pipeline.Edge(parts)...))
 	routes[normalizeRoute(key)] = p
 	return nil
 }

@@ -26,10 +26,12 @@ func updateGoldens() bool {
 
 // The load-error corpus lives in ../testdata/lint:
 //
-//   - gateway.json is the gateway every endpoint case loads against.
+//   - gateway.json is the gateway every endpoint case loads against, with
+//     keys.json (its API key file) beside it in every case.
 //   - endpoint/NAME.json is one endpoint spec, mounted as endpoints/NAME.json.
 //   - endpoint/NAME/ is a folder of specs, all mounted under endpoints/, for
-//     mistakes that take two files (route clashes).
+//     mistakes that take two files (route clashes); a gateway.json in it
+//     replaces the base one (an endpoint requiring auth the gateway lacks).
 //   - gateway/NAME.json is a broken gateway.json, loaded with one valid
 //     endpoint (ping.json) so only the gateway's mistake shows.
 //
@@ -80,6 +82,7 @@ const pingSpec = `{
 func loadCases(t *testing.T) []loadCase {
 	t.Helper()
 	base := readFile(t, filepath.Join(loadDir, "gateway.json"))
+	keys := &fstest.MapFile{Data: readFile(t, filepath.Join(loadDir, "keys.json"))}
 	var cases []loadCase
 
 	entries, err := os.ReadDir(filepath.Join(loadDir, "endpoint"))
@@ -88,7 +91,7 @@ func loadCases(t *testing.T) []loadCase {
 	}
 	for _, e := range entries {
 		full := filepath.Join(loadDir, "endpoint", e.Name())
-		fsys := fstest.MapFS{"gateway.json": {Data: base}}
+		fsys := fstest.MapFS{"gateway.json": {Data: base}, "keys.json": keys}
 		var name string
 		switch {
 		case e.IsDir():
@@ -98,7 +101,11 @@ func loadCases(t *testing.T) []loadCase {
 				t.Fatal(err)
 			}
 			for _, f := range files {
-				fsys["endpoints/"+f.Name()] = &fstest.MapFile{Data: readFile(t, filepath.Join(full, f.Name()))}
+				dst := "endpoints/" + f.Name()
+				if f.Name() == "gateway.json" {
+					dst = "gateway.json" // the case's own gateway, instead of the base
+				}
+				fsys[dst] = &fstest.MapFile{Data: readFile(t, filepath.Join(full, f.Name()))}
 			}
 		case strings.HasSuffix(e.Name(), ".json"):
 			name = strings.TrimSuffix(e.Name(), ".json")
@@ -121,6 +128,7 @@ func loadCases(t *testing.T) []loadCase {
 		fsys := fstest.MapFS{
 			"gateway.json":        {Data: readFile(t, filepath.Join(loadDir, "gateway", e.Name()))},
 			"endpoints/ping.json": {Data: []byte(pingSpec)},
+			"keys.json":           keys,
 		}
 		cases = append(cases, loadCase{"gateway/" + name, fsys, filepath.Join(loadDir, "gateway", name+".golden")})
 	}
@@ -292,6 +300,7 @@ func TestLoadValidExamples(t *testing.T) {
 func TestLoadValidPlan(t *testing.T) {
 	fsys := fstest.MapFS{
 		"gateway.json":               {Data: readFile(t, filepath.Join(loadDir, "gateway.json"))},
+		"keys.json":                  {Data: readFile(t, filepath.Join(loadDir, "keys.json"))},
 		"endpoints/ok_checkout.json": {Data: readFile(t, filepath.Join(loadDir, "endpoint", "ok_checkout.json"))},
 	}
 	g, err := Load(fsys, "gateway.json", loadOptions())

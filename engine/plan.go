@@ -31,6 +31,14 @@ type Plan struct {
 	xmlRoot  string
 	xmlOut   *transform.XMLCodec // writes the response as XML
 	xmlIn    *transform.XMLCodec // reads an XML request body
+	auth     *authRule           // nil: a public endpoint
+}
+
+// authRule is an endpoint's compiled auth.
+type authRule struct {
+	require []string
+	scopes  []string
+	allow   *expression
 }
 
 // Call is one compiled backend call.

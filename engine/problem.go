@@ -93,6 +93,10 @@ const (
 	RuleForEach        = "for-each-not-list"
 	RuleMergeCollision = "merge-collision"
 	RuleReservedHeader = "reserved-header"
+	RuleAuthMissing    = "auth-not-configured"
+	RuleAllowNotBool   = "allow-not-boolean"
+	RuleAuthOnPublic   = "auth-on-public"
+	RulePlainJWKS      = "plain-http-jwks"
 )
 
 // didYouMean returns ` (did you mean "x"?)` when one of known is close to s.

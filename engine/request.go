@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"frontdesk/pipeline"
+	"frontdesk/pipeline/auth"
 	"frontdesk/transform"
 	"io"
 	"net"
@@ -28,26 +29,15 @@ func (x *exchange) prepare() error {
 			Detail: fmt.Sprintf("The request body is larger than %d bytes.", p.limits.MaxRequestBody)}
 	}
 	if p.reads["params"] || len(p.params) > 0 {
-		x.params = make(map[string]any, len(p.params))
-		for _, n := range p.params {
-			x.params[n] = r.PathValue(n)
-		}
+		x.params = pathParams(r, p.params)
 	}
 	if p.reads["query"] {
-		q := r.URL.Query()
-		x.query = make(map[string]any, len(q))
-		for k, v := range q {
-			x.query[k] = v[0]
-		}
+		x.query = firstQueryValues(r)
 	}
 	if p.reads["headers"] {
-		x.headers = make(map[string]any, len(r.Header))
-		for k, v := range r.Header {
-			x.headers[k] = strings.Join(v, ", ")
-		}
-		dropHopByHop(x.headers, r.Header["Connection"])
+		x.headers = requestHeaders(r)
 	}
-	x.auth = anonymous
+	x.auth = auth.FromContext(r.Context()).Env()
 	if p.reads["body"] {
 		if err := x.readBody(); err != nil {
 			return err
@@ -60,6 +50,37 @@ func (x *exchange) prepare() error {
 		x.proto = "https"
 	}
 	return nil
+}
+
+// pathParams are the request's path parameters, by name.
+func pathParams(r *http.Request, names []string) map[string]any {
+	m := make(map[string]any, len(names))
+	for _, n := range names {
+		m[n] = r.PathValue(n)
+	}
+	return m
+}
+
+// firstQueryValues are the request's query parameters, the first value of
+// each.
+func firstQueryValues(r *http.Request) map[string]any {
+	q := r.URL.Query()
+	m := make(map[string]any, len(q))
+	for k, v := range q {
+		m[k] = v[0]
+	}
+	return m
+}
+
+// requestHeaders are the client's headers by canonical name, repeated ones
+// joined with ", ", without those of its connection.
+func requestHeaders(r *http.Request) map[string]any {
+	m := make(map[string]any, len(r.Header))
+	for k, v := range r.Header {
+		m[k] = strings.Join(v, ", ")
+	}
+	dropHopByHop(m, r.Header["Connection"])
+	return m
 }
 
 func (x *exchange) readBody() error {

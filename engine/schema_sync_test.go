@@ -21,12 +21,17 @@ import (
 // names: "" is the top level, "*" a user-chosen name (a service, a call).
 var decodedObjects = map[string]map[string][]string{
 	schemas.Gateway: {
-		"":           gatewayKeys,
-		"services.*": serviceKeys,
-		"limits":     limitsKeys,
+		"":              gatewayKeys,
+		"services.*":    serviceKeys,
+		"limits":        limitsKeys,
+		"auth":          authKeys,
+		"auth.jwt":      jwtKeys,
+		"auth.api_keys": apiKeysKeys,
+		"cors":          corsKeys,
 	},
 	schemas.Endpoint: {
 		"":            endpointKeys,
+		"auth":        endpointAuthKeys,
 		"calls.*":     callKeys,
 		"calls.*.xml": xmlKeys,
 		"limits":      endpointLimitsKeys,
@@ -279,8 +284,8 @@ func TestSchemaSyncCatchesDrift(t *testing.T) {
 	if k, ok := undecodedKey(schemas.Endpoint, "calls.*.xml"); !ok || k != "calls.*.xml" {
 		t.Errorf("undecodedKey(calls.*.xml) = %q, %v", k, ok)
 	}
-	if k, ok := undecodedKey(schemas.Gateway, "auth.jwt"); !ok || k != "auth" {
-		t.Errorf("undecodedKey(auth.jwt) = %q, %v", k, ok)
+	if k, ok := undecodedKey(schemas.Gateway, "rate_limit.default"); !ok || k != "rate_limit" {
+		t.Errorf("undecodedKey(rate_limit.default) = %q, %v", k, ok)
 	}
 	if _, ok := undecodedKey(schemas.Gateway, "services.*.tls"); ok {
 		t.Error("undecodedKey found a key for services.*.tls, which the decoder does not accept")

@@ -27,6 +27,67 @@ type Spec struct {
 	Limits      Limits
 	Calls       []*CallSpec
 	Response    *ResponseSpec
+	Auth        *AuthSpec // nil: a public endpoint
+}
+
+// AuthSpec is an endpoint's "auth": who may call it.
+type AuthSpec struct {
+	Node    *Node
+	Require []*Node // "jwt", "api_key"
+	Scopes  []string
+	Allow   *Node // an expression
+}
+
+// endpointAuthKeys are the keys of an endpoint's auth;
+// schemas/endpoint.schema.json must list the same ones.
+var endpointAuthKeys = []string{"require", "scopes", "allow"}
+
+func (d *decoder) endpointAuth(n *Node) *AuthSpec {
+	a := &AuthSpec{Node: n}
+	if !d.object(n, "auth", endpointAuthKeys...) {
+		return a
+	}
+	for _, m := range n.Members {
+		v := m.Value
+		f := "auth." + m.Key
+		switch m.Key {
+		case "require":
+			d.strList(v, f)
+			seen := map[string]bool{}
+			for i, e := range v.Elems {
+				if e.Kind != KindString {
+					continue
+				}
+				switch {
+				case e.Str != "jwt" && e.Str != "api_key":
+					d.errorf(e.Pos, RuleSchema, f, "%s[%d]: %q is not \"jwt\" or \"api_key\"%s", f, i, e.Str, didYouMean(e.Str, []string{"jwt", "api_key"}))
+				case seen[e.Str]:
+					d.errorf(e.Pos, RuleSchema, f, "%s[%d]: %q is listed twice", f, i, e.Str)
+				default:
+					seen[e.Str] = true
+					a.Require = append(a.Require, e)
+				}
+			}
+			if v.Kind == KindArray && len(v.Elems) == 0 {
+				d.errorf(v.Pos, RuleSchema, f, "auth.require lists no way of signing in: name \"jwt\", \"api_key\" or both (or leave \"auth\" out for a public endpoint)")
+			}
+		case "scopes":
+			a.Scopes = d.strList(v, f)
+			for i, e := range v.Elems {
+				if e.Kind == KindString && (e.Str == "" || strings.ContainsAny(e.Str, " \t\r\n")) {
+					d.errorf(e.Pos, RuleSchema, f, "%s[%d]: %q is not a scope (one word, no spaces)", f, i, e.Str)
+				}
+			}
+		case "allow":
+			if d.want(v, KindString, f) {
+				a.Allow = v
+			}
+		}
+	}
+	if n.Get("require") == nil {
+		d.errorf(n.Pos, RuleSchema, "auth.require", "auth needs \"require\": [\"jwt\"], [\"api_key\"] or both")
+	}
+	return a
 }
 
 // CallSpec is one entry of "calls".
@@ -173,6 +234,8 @@ func (d *decoder) spec(n *Node) *Spec {
 			}
 		case "response":
 			s.Response = d.response(v)
+		case "auth":
+			s.Auth = d.endpointAuth(v)
 		default:
 			if slices.Contains(endpointKeys, m.Key) { // unknown keys are reported by d.object
 				d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)

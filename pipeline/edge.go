@@ -16,16 +16,33 @@ const HeaderRequestID = "X-Request-Id"
 // Stage is one stage of the edge: it wraps the rest of the chain.
 type Stage func(next http.Handler) http.Handler
 
-// Edge lists the stages every endpoint sits behind, in the order a request
-// meets them. admit is shared by every endpoint of the process. Auth, rate limit and cache join this list, in that order, as
-// they are built.
-func Edge(log *slog.Logger, admit *Admit) []Stage {
-	return []Stage{
-		Recover(log),
+// EdgeParts are the stages of the edge that are configured: Admit and CORS
+// are shared by every endpoint of a gateway, Auth is one endpoint's own.
+// A nil stage is left out.
+type EdgeParts struct {
+	Log   *slog.Logger
+	Admit *Admit
+	CORS  Stage // nil without gateway.json cors
+	Auth  Stage // nil for a public endpoint
+}
+
+// Edge lists the stages one endpoint sits behind, in the order a request
+// meets them. Rate limit and cache join this list, after auth, as they are
+// built.
+func Edge(e EdgeParts) []Stage {
+	var admit Stage
+	if e.Admit != nil {
+		admit = e.Admit.Stage
+	}
+	stages := []Stage{
+		Recover(e.Log),
 		CloseSmuggled,
 		RequestID,
-		admit.Stage,
+		admit,
+		e.CORS, // a preflight is answered here, before auth
+		e.Auth,
 	}
+	return slices.DeleteFunc(stages, func(s Stage) bool { return s == nil })
 }
 
 // Chain puts h behind stages, listed in execution order: stages[0] sees the

@@ -145,7 +145,18 @@ var (
 	// ErrStoreUnavailable is a shared store (Redis) that did not answer in
 	// time where the configuration says to deny rather than allow.
 	ErrStoreUnavailable = errors.New("the shared store did not answer in time")
+	// ErrAuthUnavailable is a token the gateway cannot check yet: the
+	// issuer's key set (JWKS) has never been fetched. It is a 503 with
+	// Retry-After, not a 401, so clients keep tokens that may well be good.
+	ErrAuthUnavailable = errors.New("the issuer's keys could not be fetched yet")
 )
+
+// CORSError is a preflight the gateway refuses: an origin, or a method,
+// that the cors configuration does not allow. Detail never holds the
+// origin.
+type CORSError struct{ Detail string }
+
+func (e *CORSError) Error() string { return e.Detail }
 
 // NotAcceptableError is an Accept header no offered format satisfies.
 type NotAcceptableError struct{ Offers []Format }

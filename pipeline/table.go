@@ -87,6 +87,11 @@ var table = []kind{
 		},
 		detail: func(err error) string { var ae *AuthError; errors.As(err, &ae); return ae.Detail },
 		header: challenge},
+	{Type: "urn:frontdesk:auth-unavailable", Title: "Service unavailable", status: http.StatusServiceUnavailable,
+		match: is(ErrAuthUnavailable), detail: fixed("The gateway cannot check credentials right now: the issuer's keys have not been fetched yet; try again shortly."),
+		header: func(_ error, h http.Header) { h.Set("Retry-After", "5") }},
+	{Type: "urn:frontdesk:cors-refused", Title: "Forbidden", status: http.StatusForbidden,
+		match: as[*CORSError](), detail: func(err error) string { return err.Error() }},
 	{Type: "urn:frontdesk:rate-limited", Title: "Too many requests", status: http.StatusTooManyRequests,
 		match: as[*LimitError](), detail: fixed("This client is over the endpoint's rate limit."),
 		header: func(err error, h http.Header) {

@@ -68,7 +68,7 @@ func TestEmbedded(t *testing.T) {
 	for _, e := range entries {
 		got = append(got, e.Name())
 	}
-	if want := []string{schemas.Endpoint, schemas.Gateway, schemas.Test}; strings.Join(got, " ") != strings.Join(want, " ") {
+	if want := []string{schemas.Endpoint, schemas.Gateway, schemas.Keys, schemas.Test}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("embedded files = %v, want %v", got, want)
 	}
 	compile(t)
@@ -81,6 +81,8 @@ func TestFor(t *testing.T) {
 		"endpoints/web/checkout.json":  schemas.Endpoint,
 		`endpoints\web\home.json`:      schemas.Endpoint,
 		"endpoints/checkout.test.json": schemas.Test,
+		"endpoints/keys.json":          schemas.Keys,
+		"deploy/partners.keys.json":    schemas.Keys,
 		"README.md":                    "",
 		"endpoints/embed.go":           "",
 	} {

@@ -54,7 +54,7 @@ func NewScope(calls []string) *Scope {
 			"headers": types.Map{types.Extra: types.String},
 			"body":    types.Any,
 			"auth": types.Map{
-				"sub":    types.Any,
+				"sub":    types.String,
 				"scopes": types.Array(types.String),
 				"claims": types.Map{types.Extra: types.Any},
 				"method": types.String,
@@ -76,6 +76,19 @@ func (s *Scope) With(names ...string) *Scope {
 		d[n] = types.Any
 	}
 	return &Scope{decl: d, calls: s.calls}
+}
+
+// Only returns a copy of s that declares only the given names (each as s
+// declares it), for fields that may read less than a call may: an
+// endpoint's auth.allow reads the request, never a call.
+func (s *Scope) Only(names ...string) *Scope {
+	d := make(types.Map, len(names))
+	for _, n := range names {
+		if t, ok := s.decl[n]; ok {
+			d[n] = t
+		}
+	}
+	return &Scope{decl: d, calls: map[string]bool{}}
 }
 
 // WithParams returns a copy of s whose params holds exactly the given path

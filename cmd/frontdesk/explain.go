@@ -77,19 +77,31 @@ func explain(args []string, env func(string) (string, bool), stdout, stderr io.W
 	return nil
 }
 
-// The edge stages are not built yet; explain says so rather than omit them.
+// The edge stages not built yet; explain says so rather than omit them.
 const (
-	edgeAuth  = "none"
 	edgeLimit = "none"
 	edgeCache = "none"
 )
+
+// authJSON is an endpoint's auth for --format json: "none", or its rule.
+func authJSON(p *engine.Plan) any {
+	r := p.Auth()
+	if r == nil {
+		return "none"
+	}
+	scopes := r.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return map[string]any{"require": r.Require, "scopes": scopes, "allow": r.Allow}
+}
 
 func explainText(w io.Writer, p *engine.Plan) {
 	fmt.Fprintf(w, "%s %s  (%s)\n", p.Method, p.Route, p.File)
 	if p.Summary != "" {
 		fmt.Fprintf(w, "  %s\n", p.Summary)
 	}
-	fmt.Fprintf(w, "  timeout %s; auth: %s; rate limit: %s; cache: %s\n\n", p.Timeout, edgeAuth, edgeLimit, edgeCache)
+	fmt.Fprintf(w, "  timeout %s; auth: %s; rate limit: %s; cache: %s\n\n", p.Timeout, p.Auth().Describe(), edgeLimit, edgeCache)
 	if len(p.Calls) == 0 {
 		fmt.Fprintln(w, "  no calls")
 		return
@@ -202,7 +214,7 @@ func explainJSON(w io.Writer, p *engine.Plan) {
 	}
 	out := map[string]any{
 		"method": p.Method, "route": p.Route, "file": p.File, "summary": p.Summary, "timeout_ms": ms(p.Timeout),
-		"auth": edgeAuth, "rate_limit": edgeLimit, "cache": edgeCache, "calls": calls,
+		"auth": authJSON(p), "rate_limit": edgeLimit, "cache": edgeCache, "calls": calls,
 		"critical_path": map[string]any{"calls": path, "worst_case_ms": ms(worst)},
 	}
 	b, _ := json.MarshalIndent(out, "", "  ")

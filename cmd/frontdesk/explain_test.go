@@ -45,6 +45,8 @@ func TestExplain(t *testing.T) {
 		{"explain/checkout.mermaid", "mermaid", "GET", "/checkout/{cart_id}"},
 		{"explain/home.json", "json", "get", "/m/home"},
 		{"explain/product.txt", "text", "GET", "/products/B2"},
+		{"explain/account.txt", "text", "GET", "/account"},
+		{"explain/partner_stock.json", "json", "GET", "/partner/stock/A1"},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			out, errOut, err := runCLI(t, "explain", "-c", "../../endpoints/gateway.json", "--format", tc.format, tc.method, tc.path)

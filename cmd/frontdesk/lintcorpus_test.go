@@ -44,7 +44,7 @@ func TestLintCorpus(t *testing.T) {
 			src := filepath.Join(corpus, kind, e.Name())
 			golden := filepath.Join(corpus, kind, name+".golden")
 			t.Run(kind+"/"+name, func(t *testing.T) {
-				files := map[string]string{"gateway.json": string(base)}
+				files := map[string]string{"gateway.json": string(base), "keys.json": read(t, filepath.Join(corpus, "keys.json"))}
 				switch {
 				case kind == "gateway":
 					files["gateway.json"] = read(t, src)
@@ -55,7 +55,11 @@ func TestLintCorpus(t *testing.T) {
 						t.Fatal(err)
 					}
 					for _, f := range sub {
-						files["endpoints/"+f.Name()] = read(t, filepath.Join(src, f.Name()))
+						dst := "endpoints/" + f.Name()
+						if f.Name() == "gateway.json" {
+							dst = "gateway.json" // the case's own gateway, instead of the base
+						}
+						files[dst] = read(t, filepath.Join(src, f.Name()))
 					}
 				default:
 					files["endpoints/"+e.Name()] = read(t, src)

@@ -38,6 +38,8 @@ commands:
   test     run spec tests (NAME.test.json beside NAME.json): frontdesk test [-c gateway.json] [--update] [--format text|json] [paths...]
   explain  print the compiled plan of one endpoint: frontdesk explain [--format text|mermaid|json] METHOD PATH
   demo-backends  run the demo services alone: frontdesk demo-backends [-addr 127.0.0.1:9101] [-delay 0s] [-delay-of service=dur,...]
+  demo-token     print a token the demo gateway accepts: frontdesk demo-token [-sub u1] [-scope "account:read"] [-ttl 1h]
+  hash-key       print the SHA-256 of an API key read from standard input, for the keys file
 `
 
 func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
@@ -56,6 +58,10 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		return explain(args[1:], env, stdout, stderr)
 	case "demo-backends":
 		return demoBackends(ctx, args[1:], stdout, stderr)
+	case "demo-token":
+		return demoToken(args[1:], stdout, stderr)
+	case "hash-key":
+		return hashKey(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -73,6 +73,38 @@ func TestServeDemo(t *testing.T) {
 	if resp.Header.Get("Server-Timing") == "" || resp.Header.Get("Set-Cookie") == "" {
 		t.Errorf("headers: %v", resp.Header)
 	}
+
+	// The protected demo endpoints, as the README's curls use them: a
+	// token from demo-token, checked against the demo issuer's JWKS, and
+	// the demo partner's API key.
+	var tok strings.Builder
+	if err := run(ctx, []string{"demo-token", "-sub", "u1"}, env, &tok, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path, header, value string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", addr+path, nil)
+		if header != "" {
+			req.Header.Set(header, value)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	if status, body := get("/account", "Authorization", "Bearer "+strings.TrimSpace(tok.String())); status != 200 || body["name"] != "Ada Lovelace" {
+		t.Errorf("/account with a demo token: %d %v", status, body)
+	}
+	if status, _ := get("/account", "", ""); status != 401 {
+		t.Errorf("/account without a token: %d", status)
+	}
+	if status, body := get("/partner/stock/A1", "X-API-Key", "demo-partner-key-2026"); status != 200 || body["partner"] != "demo-partner" {
+		t.Errorf("/partner/stock/A1 with the demo key: %d %v", status, body)
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -92,5 +124,27 @@ func TestUnknownCommand(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), `unknown command "nope"`) {
 		t.Errorf("stderr = %q", stderr.String())
+	}
+}
+
+func TestHashKey(t *testing.T) {
+	defer func(r io.Reader) { stdin = r }(stdin)
+	for in, want := range map[string]string{
+		"demo-partner-key-2026":   "989bc888275a4d4165dfcb76e1c6a154be195a52b0fc64b4d549b70d0c381451\n",
+		"demo-partner-key-2026\n": "989bc888275a4d4165dfcb76e1c6a154be195a52b0fc64b4d549b70d0c381451\n",
+	} {
+		stdin = strings.NewReader(in)
+		var out strings.Builder
+		if err := run(context.Background(), []string{"hash-key"}, noEnv, &out, io.Discard); err != nil || out.String() != want {
+			t.Errorf("%q: %q, %v", in, out.String(), err)
+		}
+	}
+	stdin = strings.NewReader("")
+	var errOut strings.Builder
+	if err := run(context.Background(), []string{"hash-key"}, noEnv, io.Discard, &errOut); err != exitCode(2) || !strings.Contains(errOut.String(), "no key") {
+		t.Errorf("empty input: %v %q", err, errOut.String())
+	}
+	if err := run(context.Background(), []string{"hash-key", "my-key"}, noEnv, io.Discard, &errOut); err != exitCode(2) {
+		t.Errorf("a key as an argument: %v", err)
 	}
 }

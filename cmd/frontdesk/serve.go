@@ -80,6 +80,13 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	for _, w := range gw.Warnings {
 		fmt.Fprintln(stderr, w.Error())
 	}
+	// The JWKS, when there is one: fetched now and refreshed in the
+	// background until the gateway stops. A failure is said, and the
+	// gateway serves on: tokens are answered 503 until a fetch succeeds.
+	if err := gw.Start(ctx); err != nil {
+		log.Error("the issuer's keys could not be fetched; requests with a token are answered 503 until a retry succeeds", "error", err.Error())
+	}
+	defer gw.Close()
 	addr := gw.Config.Listen
 	if *listen != "" {
 		addr = *listen

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -43,6 +44,7 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	conns := fl.Int("c", 32, "connections")
 	dur := fl.Duration("d", 10*time.Second, "duration")
 	timeout := fl.Duration("timeout", 5*time.Second, "per-request timeout")
+	header := fl.String("H", "", "a header to send with every request, \"Name: value\"")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -56,7 +58,10 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *conns < 1 || *dur <= 0 {
 		return errors.New("gen: -c and -d must be positive")
 	}
-	res := generate(ctx, u, *conns, *dur, *timeout)
+	if strings.ContainsAny(*header, "\r\n") || *header != "" && !strings.Contains(*header, ":") {
+		return fmt.Errorf("gen: -H %q is not one \"Name: value\" header", *header)
+	}
+	res := generate(ctx, u, *conns, *dur, *timeout, *header)
 	return json.NewEncoder(stdout).Encode(res)
 }
 
@@ -84,9 +89,13 @@ type worker struct {
 }
 
 // generate drives u with n connections for d and returns what it measured.
-func generate(ctx context.Context, u *url.URL, n int, d, timeout time.Duration) Result {
+func generate(ctx context.Context, u *url.URL, n int, d, timeout time.Duration, header string) Result {
 	path := u.RequestURI()
-	req := []byte("GET " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: frontdesk-loadtest\r\nAccept: */*\r\n\r\n")
+	extra := ""
+	if header != "" {
+		extra = header + "\r\n"
+	}
+	req := []byte("GET " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: frontdesk-loadtest\r\nAccept: */*\r\n" + extra + "\r\n")
 	workers := make([]*worker, n)
 	start := time.Now()
 	deadline := start.Add(d)

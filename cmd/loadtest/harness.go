@@ -40,6 +40,7 @@ type target struct {
 	conns      int
 	owner      *proc    // the process whose CPU per request the row reports
 	keys       []string // top-level JSON members the answer must have
+	header     string   // sent with every request ("Name: value"), or ""
 }
 
 // run is one measured load run.
@@ -81,7 +82,7 @@ func harness(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	fl.StringVar(&o.gen, "gen", "auto", "load generator: wrk, go, or auto (wrk when it is on PATH)")
 	fl.StringVar(&o.frontdesk, "frontdesk", "", "frontdesk binary to run (default: go build ./cmd/frontdesk into a temporary folder)")
 	fl.StringVar(&o.config, "config", "", "gateway.json of the cases (default testdata/loadtest/gateway.json of this module)")
-	fl.StringVar(&o.cases, "cases", "1,2,3,4,5", "cases to run, comma-separated")
+	fl.StringVar(&o.cases, "cases", "1,2,3,4,5,6", "cases to run, comma-separated")
 	fl.DurationVar(&o.soak, "soak", 0, "after the cases, load case 3 this long (e.g. 60s), sampling the gateway's RSS, and compare its goroutines before and after")
 	fl.DurationVar(&o.readyTimeout, "ready-timeout", 30*time.Second, "how long each started process may take to answer")
 	fl.StringVar(&o.jsonOut, "json", "", "also write every run's measurements to this file")
@@ -100,8 +101,8 @@ func harness(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	cases := map[int]bool{}
 	for c := range strings.SplitSeq(o.cases, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
-		if err != nil || n < 1 || n > 5 {
-			fmt.Fprintf(stderr, "loadtest: -cases: %q is not a case from 1 to 5\n", c)
+		if err != nil || n < 1 || n > 6 {
+			fmt.Fprintf(stderr, "loadtest: -cases: %q is not a case from 1 to 6\n", c)
 			return exitCode(2)
 		}
 		cases[n] = true
@@ -223,7 +224,14 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 			return err
 		}
 	}
-	env := []string{"LISTEN=127.0.0.1:0", "ADMIN_LISTEN=127.0.0.1:0"}
+	// The issuer of case 6, served whatever the cases, so the gateway's
+	// JWKS fetch at start always succeeds.
+	iss, err := startIssuer()
+	if err != nil {
+		return fmt.Errorf("the case 6 issuer: %w", err)
+	}
+	defer iss.close()
+	env := []string{"LISTEN=127.0.0.1:0", "ADMIN_LISTEN=127.0.0.1:0", "LT_JWKS_URL=" + iss.url}
 	for _, s := range []string{"user", "cart", "catalog", "inventory"} {
 		env = append(env, strings.ToUpper(s)+"_URL="+beURLs[s], "SLOW_"+strings.ToUpper(s)+"_URL="+slowURLs[s])
 	}
@@ -282,31 +290,35 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 	// The runs, in an order that puts each case next to its floor.
 	checkout := []string{"user", "cart", "products"}
 	var ts []target
-	ts = append(ts, target{"direct", "direct: cart backend", beURLs["cart"] + "/carts/" + cartID, o.conns, be, []string{"id", "items"}})
+	ts = append(ts, target{"direct", "direct: cart backend", beURLs["cart"] + "/carts/" + cartID, o.conns, be, []string{"id", "items"}, ""})
 	if cases[1] {
 		ts = append(ts,
-			target{"floor1", "floor, 1 call", floorURL + "/one/" + cartID, o.conns, fl, []string{"cart"}},
-			target{"case1", "1 one backend, passthrough", gwURL + "/lt/one/" + cartID, o.conns, gw, []string{"cart"}})
+			target{"floor1", "floor, 1 call", floorURL + "/one/" + cartID, o.conns, fl, []string{"cart"}, ""},
+			target{"case1", "1 one backend, passthrough", gwURL + "/lt/one/" + cartID, o.conns, gw, []string{"cart"}, ""})
 	}
-	if cases[2] || cases[3] || cases[4] {
-		ts = append(ts, target{"floor3", "floor, 3 calls", floorURL + "/checkout/" + cartID + query, o.conns, fl, checkout})
+	if cases[2] || cases[3] || cases[4] || cases[6] {
+		ts = append(ts, target{"floor3", "floor, 3 calls", floorURL + "/checkout/" + cartID + query, o.conns, fl, checkout, ""})
 	}
 	if cases[2] {
-		ts = append(ts, target{"case2", "2 checkout, 3 JSON, default", gwURL + "/lt/checkout/" + cartID + query, o.conns, gw, checkout})
+		ts = append(ts, target{"case2", "2 checkout, 3 JSON, default", gwURL + "/lt/checkout/" + cartID + query, o.conns, gw, checkout, ""})
+	}
+	if cases[6] {
+		ts = append(ts, target{"case6", "6 case 2 behind JWT (RS256)", gwURL + "/lt/checkout-jwt/" + cartID + query, o.conns, gw, checkout,
+			"Authorization: Bearer " + iss.token})
 	}
 	if cases[3] {
 		ts = append(ts, target{"case3", "3 checkout, 3 JSON, template", gwURL + "/lt/checkout-template/" + cartID + query, o.conns, gw,
-			[]string{"customer", "loyalty_points", "lines", "products", "summary"}})
+			[]string{"customer", "loyalty_points", "lines", "products", "summary"}, ""})
 	}
 	if cases[4] {
 		ts = append(ts, target{"case4", "4 checkout + XML inventory", gwURL + "/lt/checkout-xml/" + cartID + query, o.conns, gw,
-			[]string{"user", "cart", "products", "stock"}})
+			[]string{"user", "cart", "products", "stock"}, ""})
 	}
 	if cases[5] {
 		ts = append(ts,
-			target{"direct5", "direct: 5 ms backend", slowURLs["cart"] + "/carts/" + cartID, o.slowConns, slowBe, []string{"id", "items"}},
-			target{"floor5", "floor, 3 calls × 5 ms", floorURL + "/slow/checkout/" + cartID + query, o.slowConns, fl, checkout},
-			target{"case5", "5 3 calls × 5 ms", gwURL + "/lt/slow/" + cartID + query, o.slowConns, gw, checkout})
+			target{"direct5", "direct: 5 ms backend", slowURLs["cart"] + "/carts/" + cartID, o.slowConns, slowBe, []string{"id", "items"}, ""},
+			target{"floor5", "floor, 3 calls × 5 ms", floorURL + "/slow/checkout/" + cartID + query, o.slowConns, fl, checkout, ""},
+			target{"case5", "5 3 calls × 5 ms", gwURL + "/lt/slow/" + cartID + query, o.slowConns, gw, checkout, ""})
 	}
 	// Every answer is checked once before any load.
 	sizes := map[string]int{}
@@ -391,6 +403,9 @@ func (h *harnessState) startBackends(ctx context.Context, fd, name string, delay
 // the case is about, so no run measures error pages.
 func (h *harnessState) check(ctx context.Context, t target) (int, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
+	if name, value, ok := strings.Cut(t.header, ": "); ok {
+		req.Header.Set(name, value)
+	}
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", t.label, err)
@@ -419,7 +434,7 @@ func (h *harnessState) check(ctx context.Context, t target) (int, error) {
 // snapshots of every watched process on both sides.
 func (h *harnessState) measure(ctx context.Context, t target) (runResult, error) {
 	if h.o.warmup > 0 {
-		if _, _, err := h.load(ctx, t.url, t.conns, h.o.warmup); err != nil {
+		if _, _, err := h.load(ctx, t.url, t.conns, h.o.warmup, t.header); err != nil {
 			return runResult{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -430,7 +445,7 @@ func (h *harnessState) measure(ctx context.Context, t target) (runResult, error)
 	if err != nil {
 		return runResult{}, err
 	}
-	res, genCPU, err := h.load(ctx, t.url, t.conns, h.o.duration)
+	res, genCPU, err := h.load(ctx, t.url, t.conns, h.o.duration, t.header)
 	if err != nil {
 		return runResult{}, err
 	}
@@ -482,12 +497,12 @@ func (h *harnessState) snapshot() (map[string]uint64, error) {
 
 // load runs the load generator, in a process of its own, and returns what
 // it measured and the CPU time it took itself.
-func (h *harnessState) load(ctx context.Context, url string, conns int, d time.Duration) (Result, time.Duration, error) {
+func (h *harnessState) load(ctx context.Context, url string, conns int, d time.Duration, header string) (Result, time.Duration, error) {
 	var argv []string
 	if h.tool == "wrk" {
-		argv = append([]string{h.wrkPath}, wrkArgs(url, conns, h.o.threads, d)...)
+		argv = append([]string{h.wrkPath}, wrkArgs(url, conns, h.o.threads, d, header)...)
 	} else {
-		argv = []string{h.self, "gen", "-url", url, "-c", strconv.Itoa(conns), "-d", d.String()}
+		argv = []string{h.self, "gen", "-url", url, "-c", strconv.Itoa(conns), "-d", d.String(), "-H", header}
 	}
 	lctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
@@ -559,7 +574,7 @@ func (h *harnessState) soak(ctx context.Context, t target, adminURL string) (*so
 			}
 		}
 	}()
-	s.Result, _, err = h.load(ctx, t.url, t.conns, h.o.soak)
+	s.Result, _, err = h.load(ctx, t.url, t.conns, h.o.soak, t.header)
 	close(done)
 	s.RSSKB = <-sampled
 	if kb, err := rssKB(t.owner.pid(), "VmRSS"); err == nil {

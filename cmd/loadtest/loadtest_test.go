@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -112,10 +113,15 @@ func TestWrkUnits(t *testing.T) {
 }
 
 func TestWrkArgs(t *testing.T) {
-	got := wrkArgs("http://127.0.0.1:1/x", 4, 8, 1500*time.Millisecond)
+	got := wrkArgs("http://127.0.0.1:1/x", 4, 8, 1500*time.Millisecond, "")
 	want := []string{"-t", "4", "-c", "4", "-d", "2s", "--timeout", "5s", "--latency", "http://127.0.0.1:1/x"}
 	if !slices.Equal(got, want) {
 		t.Errorf("wrkArgs = %q, want %q", got, want)
+	}
+	got = wrkArgs("http://127.0.0.1:1/x", 4, 2, time.Second, "Authorization: Bearer t")
+	want = []string{"-t", "2", "-c", "4", "-d", "1s", "--timeout", "5s", "--latency", "-H", "Authorization: Bearer t", "http://127.0.0.1:1/x"}
+	if !slices.Equal(got, want) {
+		t.Errorf("wrkArgs with a header = %q, want %q", got, want)
 	}
 }
 
@@ -236,10 +242,24 @@ func TestFloorAndGen(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 
 	u, _ := url.Parse(fs.URL + "/checkout/c1?user=u1&skus=A1")
-	res := generate(context.Background(), u, 2, 200*time.Millisecond, 2*time.Second)
+	res := generate(context.Background(), u, 2, 200*time.Millisecond, 2*time.Second, "")
 	if res.Requests == 0 || res.Errors != 0 || res.Non2xx != 0 {
 		t.Fatalf("generate: %+v", res)
 	}
+	// With -H, every request carries the header.
+	var seen, without atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer t0k" {
+			seen.Add(1)
+		} else {
+			without.Add(1)
+		}
+	}))
+	hu, _ := url.Parse(hs.URL + "/x")
+	if res := generate(context.Background(), hu, 1, 100*time.Millisecond, time.Second, "Authorization: Bearer t0k"); res.Requests == 0 || seen.Load() != res.Requests || without.Load() != 0 {
+		t.Errorf("generate with a header: %+v, %d with it, %d without", res, seen.Load(), without.Load())
+	}
+	hs.Close()
 	if !(res.P50 > 0 && res.P50 <= res.P90 && res.P90 <= res.P99 && res.P99 <= res.Max) || res.RPS <= 0 {
 		t.Errorf("generate: percentiles out of order: %+v", res)
 	}
@@ -247,7 +267,7 @@ func TestFloorAndGen(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	du, _ := url.Parse(dead.URL + "/")
 	dead.Close()
-	res = generate(context.Background(), du, 1, 100*time.Millisecond, time.Second)
+	res = generate(context.Background(), du, 1, 100*time.Millisecond, time.Second, "")
 	if res.Requests != 0 || res.Errors == 0 {
 		t.Errorf("generate against a closed port: %+v", res)
 	}

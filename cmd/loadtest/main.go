@@ -22,7 +22,10 @@
 //     all three;
 //  4. the calls of 2 plus the XML inventory, decode: xml;
 //  5. the calls of 2 against backends that each take -slow-delay (5 ms), at
-//     -slow-connections (4).
+//     -slow-connections (4);
+//  6. case 2 behind JWT: the endpoint requires a token (RS256, from a JWKS
+//     the harness serves on loopback), and every request sends the same one,
+//     as a hot client does, so its signature is checked once and then cached.
 //
 // The floor (floor.go) does the jobs of 1 and 2 (and of 5 on the slow
 // backends) by hand; cases 2-4 are all compared with its 3-call job. The

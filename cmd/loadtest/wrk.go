@@ -9,13 +9,18 @@ import (
 	"time"
 )
 
-// wrkArgs is a Lua-free wrk invocation with the latency distribution.
+// wrkArgs is a Lua-free wrk invocation with the latency distribution,
+// sending header ("Name: value") with every request when it is not "".
 // wrk takes whole seconds.
-func wrkArgs(target string, conns, threads int, d time.Duration) []string {
+func wrkArgs(target string, conns, threads int, d time.Duration, header string) []string {
 	secs := max(1, int(math.Ceil(d.Seconds())))
 	threads = max(1, min(threads, conns))
-	return []string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", strconv.Itoa(secs) + "s",
-		"--timeout", "5s", "--latency", target}
+	args := []string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", strconv.Itoa(secs) + "s",
+		"--timeout", "5s", "--latency"}
+	if header != "" {
+		args = append(args, "-H", header)
+	}
+	return append(args, target)
 }
 
 var (

@@ -10,7 +10,7 @@
 //	  "cases": [
 //	    {
 //	      "name": "what the case checks",
-//	      "request": { "method": "GET", "path": "/checkout/c1", "query": {}, "headers": {}, "body": ..., "claims": {} },
+//	      "request": { "method": "GET", "path": "/checkout/c1", "query": {}, "headers": {}, "body": ..., "claims": {}, "api_key": "client" },
 //	      "calls":   { "NAME": answer, "FOR_EACH_NAME": [answer, ...] },
 //	      "expect":  { "status": 200, "headers": {}, "body": ..., "match": "exact" | "subset" }
 //	    }
@@ -56,13 +56,19 @@ type Case struct {
 
 // Request is the client request of a case.
 type Request struct {
-	Method  string
-	Path    string
-	Query   [][2]string // in file order
-	Header  http.Header
-	Body    []byte // JSON, nil for none
-	Claims  *engine.Node
+	Method string
+	Path   string
+	Query  [][2]string // in file order
+	Header http.Header
+	Body   []byte // JSON, nil for none
+	// Claims, when set, are signed into a token the gateway accepts for
+	// the run (engine.Gateway.MintToken), sent as Authorization: Bearer.
+	Claims  map[string]any
 	claimsP engine.Pos
+	// APIKey, when set, names a client of the API key file; the request
+	// carries a key the gateway accepts for it during the run.
+	APIKey  string
+	apiKeyP engine.Pos
 }
 
 // Stub is what one call answers: one answer for every request of the call,
@@ -292,11 +298,20 @@ func (p *fileParser) parseRequest(n *engine.Node, field string, r *Request) {
 			r.Body = compact(nil, v)
 		case "claims":
 			if p.want(v, engine.KindObject, field+".claims") {
-				r.Claims = v
+				r.Claims = map[string]any{}
+				json.Unmarshal(compact(nil, v), &r.Claims)
 				r.claimsP = m.KeyPos
 			}
+		case "api_key":
+			if p.want(v, engine.KindString, field+".api_key") {
+				r.APIKey = v.Str
+				r.apiKeyP = m.KeyPos
+				if v.Str == "" {
+					p.errorf(v.Pos, "%s.api_key is empty: name a client of the API key file", field)
+				}
+			}
 		default:
-			p.errorf(m.KeyPos, "unknown member %q of %s (a request has method, path, query, headers, body and claims)", m.Key, field)
+			p.errorf(m.KeyPos, "unknown member %q of %s (a request has method, path, query, headers, body, claims and api_key)", m.Key, field)
 		}
 	}
 	if !havePath {

@@ -161,6 +161,7 @@ func (r *Runner) load(spec string, t *transport) (*engine.Gateway, *engine.Plan,
 		Endpoints:    []string{spec},
 		StubServices: true,
 		TagCalls:     true,
+		TestAuth:     true,
 	})
 	if err != nil {
 		var le engine.LoadErrors
@@ -183,12 +184,6 @@ func (r *Runner) load(spec string, t *transport) (*engine.Gateway, *engine.Plan,
 
 func (r *Runner) runCase(ctx context.Context, f *File, c *Case) *CaseResult {
 	cr := &CaseResult{Name: c.Name, c: c}
-	if c.Request.Claims != nil {
-		cr.Failures = append(cr.Failures, fmt.Sprintf(
-			"request.claims (line %d): auth is not supported by this build yet, so a case cannot sign in; remove \"claims\" to test the endpoint anonymously",
-			c.Request.claimsP.Line))
-		return cr
-	}
 	t := newTransport(c.Calls)
 	gw, plan, err := r.load(f.Spec, t)
 	if err != nil {
@@ -222,6 +217,10 @@ func (r *Runner) runCase(ctx context.Context, f *File, c *Case) *CaseResult {
 	req, err := c.Request.build(cctx)
 	if err != nil {
 		cr.Failures = append(cr.Failures, "request: "+err.Error())
+		return cr
+	}
+	if err := c.Request.signIn(gw, req); err != nil {
+		cr.Failures = append(cr.Failures, err.Error())
 		return cr
 	}
 	rec := httptest.NewRecorder()
@@ -305,6 +304,29 @@ func (rq *Request) build(ctx context.Context) (*http.Request, error) {
 		req.Header.Del("Host")
 	}
 	return req, nil
+}
+
+// signIn adds the case's credentials to req: a token the gateway accepts
+// for its claims, a key the gateway accepts for its API key client. A
+// header the case sets itself is left as it is.
+func (rq *Request) signIn(gw *engine.Gateway, req *http.Request) error {
+	if rq.Claims != nil && req.Header.Get("Authorization") == "" {
+		tok, err := gw.MintToken(rq.Claims)
+		if err != nil {
+			return fmt.Errorf("request.claims (line %d): %v", rq.claimsP.Line, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if rq.APIKey != "" {
+		name, key, err := gw.TestAPIKey(rq.APIKey)
+		if err != nil {
+			return fmt.Errorf("request.api_key (line %d): %v", rq.apiKeyP.Line, err)
+		}
+		if req.Header.Get(name) == "" {
+			req.Header.Set(name, key)
+		}
+	}
+	return nil
 }
 
 // compare checks the response against the case's expectations.

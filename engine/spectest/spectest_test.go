@@ -307,17 +307,82 @@ func TestDelayedOptionalCall(t *testing.T) {
 	}
 }
 
-func TestClaimsNotSupportedYet(t *testing.T) {
-	test := `{ "cases": [ {
-  "name": "signed in",
-  "request": { "path": "/greet/u1", "claims": { "sub": "u1", "scope": "checkout:read" } },
-  "calls": { "user": { "body": {} } },
-  "expect": { "status": 200 }
-} ] }`
-	fr := run(t, map[string]string{"greet.json": greetSpec, "greet.test.json": test}, "greet.test.json")
+// meSpec needs a token with scope profile, or partner-x's key.
+const meSpec = `{
+  "method": "GET", "path": "/me",
+  "auth": { "require": ["jwt", "api_key"], "scopes": ["profile"], "allow": "auth.claims.tier != 'banned'" },
+  "calls": { "user": { "service": "user", "path": "/users/${auth.sub}", "headers": { "X-User-Id": "auth.sub" } } },
+  "response": { "body": { "name": "user.name", "sub": "auth.sub", "method": "auth.method" } }
+}`
+
+const authGatewayJSON = `{
+  "endpoints": ["."],
+  "services": { "user": { "urls": ["https://user.internal"] } },
+  "auth": {
+    "jwt": { "jwks_url": "https://id.invalid/.well-known/jwks.json", "algorithms": ["ES256", "RS256"],
+             "issuer": "https://id.invalid/", "audience": ["shop"] },
+    "api_keys": { "file": "keys.json" }
+  }
+}`
+
+// TestSignedInCases: a case's claims become a token the gateway accepts
+// (its issuer and audience checks still apply), its api_key a key of the
+// named client; nothing is fetched from the configured JWKS.
+func TestSignedInCases(t *testing.T) {
+	test := `{ "cases": [
+  { "name": "a token", "request": { "path": "/me", "claims": { "sub": "u1", "scope": "profile", "tier": "gold" } },
+    "calls": { "user": { "body": { "name": "Ada" } } },
+    "expect": { "status": 200, "body": { "name": "Ada", "sub": "u1", "method": "jwt" } } },
+  { "name": "a key", "request": { "path": "/me", "api_key": "partner-x" },
+    "calls": { "user": { "body": { "name": "Partner" } } },
+    "expect": { "status": 200, "body": { "name": "Partner", "sub": "partner-x", "method": "api_key" } } },
+  { "name": "no credentials", "request": { "path": "/me" },
+    "expect": { "status": 401, "headers": { "WWW-Authenticate": "Bearer realm=\"frontdesk\"" } } },
+  { "name": "missing scope", "request": { "path": "/me", "claims": { "sub": "u1", "scope": "cart" } },
+    "expect": { "status": 403, "headers": { "WWW-Authenticate": "Bearer error=\"insufficient_scope\"" } } },
+  { "name": "allow false", "request": { "path": "/me", "claims": { "sub": "u1", "scope": "profile", "tier": "banned" } },
+    "expect": { "status": 403 } },
+  { "name": "expired", "request": { "path": "/me", "claims": { "sub": "u1", "scope": "profile", "exp": 1000 } },
+    "expect": { "status": 401, "body": { "detail": "The bearer token was refused: it has expired." }, "match": "subset" } },
+  { "name": "another audience", "request": { "path": "/me", "claims": { "sub": "u1", "scope": "profile", "aud": "other" } },
+    "expect": { "status": 401 } },
+  { "name": "the case's own Authorization wins", "request": { "path": "/me", "claims": { "sub": "u1" },
+      "headers": { "Authorization": "Bearer junk" } },
+    "expect": { "status": 401 } }
+] }`
+	files := map[string]string{"gateway.json": authGatewayJSON, "me.json": meSpec, "me.test.json": test,
+		"keys.json": `{"clients": {"partner-x": {"sha256": ["` + strings.Repeat("ab", 32) + `"], "scopes": ["profile"]}}}`}
+	fsys := fstest.MapFS{}
+	for name, body := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(body)}
+	}
+	fr := (&spectest.Runner{FS: fsys, Config: "gateway.json"}).RunFile(context.Background(), "me.test.json")
+	if fr.Err != nil || fr.Failed() != 0 {
+		t.Fatalf("want every case to pass:\n%s", text(t, fr))
+	}
+	if sent := fr.Cases[0].Sent; len(sent) != 1 || sent[0].Header.Get("X-User-Id") != "u1" {
+		t.Errorf("the backend got %+v", sent)
+	}
+}
+
+func TestSignInErrors(t *testing.T) {
+	test := `{ "cases": [
+  { "name": "unknown client", "request": { "path": "/me", "api_key": "nobody" }, "expect": { "status": 200 } }
+] }`
+	fsys := fstest.MapFS{"gateway.json": {Data: []byte(authGatewayJSON)}, "me.json": {Data: []byte(meSpec)}, "me.test.json": {Data: []byte(test)},
+		"keys.json": {Data: []byte(`{"clients": {"partner-x": {"sha256": []}}}`)}}
+	fr := (&spectest.Runner{FS: fsys, Config: "gateway.json"}).RunFile(context.Background(), "me.test.json")
 	f := fr.Cases[0].Failures
-	if len(f) != 1 || !strings.Contains(f[0], "auth is not supported by this build yet") || !strings.Contains(f[0], "request.claims (line 3)") {
+	if len(f) != 1 || f[0] != `request.api_key (line 2): the keys file has no client "nobody" (it has "partner-x")` {
 		t.Errorf("failures = %q", f)
+	}
+	// Without gateway.json, a token still signs in (no issuer or
+	// audience to check).
+	test = `{ "cases": [ { "name": "t", "request": { "path": "/me", "claims": { "sub": "u2", "scope": "profile" } },
+  "calls": { "user": { "body": { "name": "B" } } }, "expect": { "status": 200, "body": { "name": "B", "sub": "u2", "method": "jwt" } } } ] }`
+	fr = run(t, map[string]string{"me.json": meSpec, "me.test.json": test}, "me.test.json")
+	if fr.Failed() != 0 {
+		t.Errorf("without gateway.json:\n%s", text(t, fr))
 	}
 }
 
@@ -327,7 +392,7 @@ func TestFileErrors(t *testing.T) {
 	}{
 		{"syntax", `{ "cases": [ } `, "t.test.json:1:14: unexpected '}', expected a value"},
 		{"unknown member", `{ "cases": [ { "name": "x", "request": { "path": "/greet/u1", "verb": "GET" }, "expect": {} } ] }`,
-			`t.test.json:1:63: unknown member "verb" of cases[0].request (a request has method, path, query, headers, body and claims)`},
+			`t.test.json:1:63: unknown member "verb" of cases[0].request (a request has method, path, query, headers, body, claims and api_key)`},
 		{"bad match", `{ "cases": [ { "name": "x", "request": { "path": "/" }, "expect": { "match": "fuzzy" } } ] }`,
 			`t.test.json:1:78: cases[0].expect.match must be "exact" or "subset", not "fuzzy"`},
 		{"duplicate names", `{ "cases": [ { "name": "x", "request": { "path": "/" }, "expect": {} }, { "name": "x", "request": { "path": "/" }, "expect": {} } ] }`,

@@ -1,6 +1,8 @@
 // Package demo runs the demo backends the examples in endpoints/ are written
-// against: user, cart, catalog, payment, and an inventory service that only
-// speaks XML. They serve fixed, realistic data from memory on loopback ports.
+// against: user, cart, catalog, payment, an inventory service that only
+// speaks XML, and an issuer whose key set (JWKS) the demo gateway checks
+// tokens with. They serve fixed, realistic data from memory on loopback
+// ports.
 package demo
 
 import (
@@ -22,7 +24,7 @@ type Demo struct {
 }
 
 // Services lists the demo services in a fixed order.
-var Services = []string{"user", "cart", "catalog", "payment", "inventory"}
+var Services = []string{"user", "cart", "catalog", "payment", "inventory", "issuer"}
 
 // Start runs every demo service on its own 127.0.0.1 port. Each answer waits
 // delay first, to stand in for a real backend's latency.
@@ -31,7 +33,7 @@ func Start(delay time.Duration) (*Demo, error) {
 }
 
 // StartOn is Start with a listen address pattern: "127.0.0.1:0" for free
-// ports, or "127.0.0.1:9101" to take five consecutive ports from 9101.
+// ports, or "127.0.0.1:9101" to take six consecutive ports from 9101.
 func StartOn(addr string, delay time.Duration) (*Demo, error) {
 	delays := map[string]time.Duration{}
 	for _, name := range Services {
@@ -90,7 +92,7 @@ func StartOnEach(addr string, delays map[string]time.Duration) (*Demo, error) {
 func (d *Demo) URLs() map[string]string { return d.urls }
 
 // Env gives the variables the example gateway.json reads for service URLs:
-// USER_URL, CART_URL, CATALOG_URL, PAYMENT_URL, INVENTORY_URL.
+// USER_URL, CART_URL, CATALOG_URL, PAYMENT_URL, INVENTORY_URL, ISSUER_URL.
 func (d *Demo) Env() map[string]string {
 	m := map[string]string{}
 	for name, u := range d.urls {
@@ -112,6 +114,8 @@ func (d *Demo) Close() error {
 func Handler(name string) http.Handler {
 	m := http.NewServeMux()
 	switch name {
+	case "issuer":
+		return issuerHandler()
 	case "user":
 		m.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
 			u, ok := users[r.PathValue("id")]
