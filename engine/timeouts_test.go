@@ -106,3 +106,61 @@ func TestWriteTimeout(t *testing.T) {
 		t.Fatal("the gateway still holds a request whose client does not read")
 	}
 }
+
+// TestOverLimitBodyThenSilence: a chunked body over max_request_body from
+// a client that then sends nothing is answered 413 (and the connection
+// closed) within the body's deadline, not held while the server waits to
+// drain what never comes.
+func TestOverLimitBodyThenSilence(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{}`) }))
+	defer backend.Close()
+	g := loadOne(t, backend.URL, `{"read_body_timeout": "300ms", "max_request_body": "1KB"}`,
+		`{"method": "POST", "path": "/x", "calls": {"c": {"service": "s", "method": "POST", "path": "/", "body": {"v": "body.v"}}}}`)
+	front := httptest.NewServer(g)
+	defer front.Close()
+	conn, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n", 2000, strings.Repeat(" ", 2000))
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // the test's own bound
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+		t.Errorf("got %d, close %v; want 413 and the connection closed", resp.StatusCode, resp.Close)
+	}
+}
+
+// TestRequestBodyOverDecodedBudget: a valid client body that decodes past
+// max_decoded is a 413 naming the limit, JSON and XML alike.
+func TestRequestBodyOverDecodedBudget(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{}`) }))
+	defer backend.Close()
+	g := loadOne(t, backend.URL, `{"max_request_body": "8MB", "max_decoded": "1MB"}`,
+		`{"method": "POST", "path": "/x", "calls": {"c": {"service": "s", "method": "POST", "path": "/", "body": {"v": "body.v"}}}}`)
+	var js, xs strings.Builder
+	js.WriteString(`{"v":[`)
+	xs.WriteString(`<r>`)
+	for i := range 50000 {
+		if i > 0 {
+			js.WriteByte(',')
+		}
+		js.WriteString(`{"a":1}`)
+		xs.WriteString(`<v><a>1</a></v>`)
+	}
+	js.WriteString(`]}`)
+	xs.WriteString(`</r>`)
+	for ct, body := range map[string]string{"application/json": js.String(), "application/xml": xs.String()} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/x", strings.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		g.ServeHTTP(w, r)
+		if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "max_decoded") {
+			t.Errorf("%s: %d %s", ct, w.Code, w.Body)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"syscall"
 	"testing"
 )
 
@@ -26,8 +27,13 @@ func TestConnectionBound(t *testing.T) {
 }
 
 func TestLimitsOfThisMachine(t *testing.T) {
-	if n := raiseFileLimit(); n < 256 {
-		t.Errorf("file limit %d after raising", n)
+	n := raiseFileLimit()
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		t.Fatal(err)
+	}
+	if n != r.Cur || r.Cur != r.Max {
+		t.Errorf("after raising: returned %d, soft %d, hard %d; want all equal", n, r.Cur, r.Max)
 	}
 	if m := availableMemory(); m < 64<<20 {
 		t.Errorf("available memory %d bytes", m)
