@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,15 @@ type Redis struct {
 	errs      atomic.Uint64
 }
 
+// quiet silences go-redis's own log (a line per failed dial, unbounded
+// while Redis is down, on standard error): the stores count every failure
+// and their stages log them at a bounded rate.
+var quiet sync.Once
+
+type discard struct{}
+
+func (discard) Printf(context.Context, string, ...any) {}
+
 // Open checks cfg and makes the pool; it connects lazily, so a Redis that
 // is down at start is not a load error (its commands fail, and each
 // store's policy decides).
@@ -81,6 +91,7 @@ func Open(cfg Config) (*Redis, error) {
 	if !strings.HasPrefix(cfg.URL, "redis://") && !strings.HasPrefix(cfg.URL, "rediss://") {
 		return nil, errors.New("redis.url: must start with redis:// or rediss://")
 	}
+	quiet.Do(func() { redis.SetLogger(discard{}) })
 	opt, err := redis.ParseURL(cfg.URL)
 	if err != nil {
 		// go-redis's message may quote the URL, password included.
