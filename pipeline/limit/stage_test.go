@@ -2,7 +2,7 @@ package limit
 
 import (
 	"encoding/json"
-		"io"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
