@@ -1,12 +1,10 @@
 package limit
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"frontdesk/pipeline"
 	"frontdesk/pipeline/store"
@@ -35,10 +33,6 @@ func ParsePolicy(s string) (Policy, error) {
 	return Allow, fmt.Errorf("on_store_error %q: want allow or deny", s)
 }
 
-// logEvery bounds the store-error log: one line per interval, with the
-// count since the last.
-const logEvery = 10 * time.Second
-
 // Guard is the rate-limit stage of one endpoint. Configure it once at
 // load, then use Stage; its fields must not change after.
 type Guard struct {
@@ -56,8 +50,7 @@ type Guard struct {
 
 	rejected    atomic.Uint64
 	storeErrors atomic.Uint64
-	lastLog     atomic.Int64
-	unlogged    atomic.Uint64
+	errLog      store.ErrorLog
 }
 
 // Rejected counts 429 answers: frontdesk_ratelimit_rejected_total.
@@ -70,6 +63,7 @@ func (g *Guard) StoreErrors() uint64 { return g.storeErrors.Load() }
 // once, and next is not called; otherwise the RateLimit headers are set on
 // the answer and next runs.
 func (g *Guard) Stage(next http.Handler) http.Handler {
+	g.errLog.Log = g.Log
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lim, key, err := g.Pick(r)
 		if err != nil {
@@ -83,8 +77,7 @@ func (g *Guard) Stage(next http.Handler) http.Handler {
 		d, err := lim.Allow(r.Context(), key)
 		if err != nil {
 			if r.Context().Err() != nil {
-				pipeline.WriteError(w, r, pipeline.ErrClientClosed)
-				return
+				return // the client went away: nobody reads an answer
 			}
 			g.storeErrors.Add(1)
 			g.logStoreError(err)
@@ -105,23 +98,12 @@ func (g *Guard) Stage(next http.Handler) http.Handler {
 	})
 }
 
-// logStoreError logs the first error, then at most one line per logEvery
-// with the number of errors since.
+// logStoreError logs the first error, then at most one line per 10s with
+// the number of errors since.
 func (g *Guard) logStoreError(err error) {
-	if g.Log == nil {
-		return
-	}
-	now := time.Now().UnixNano()
-	last := g.lastLog.Load()
-	if now-last < int64(logEvery) || !g.lastLog.CompareAndSwap(last, now) {
-		g.unlogged.Add(1)
-		return
-	}
 	policy := "allow"
 	if g.OnStoreError == Deny {
 		policy = "deny"
 	}
-	down := errors.Is(err, store.ErrDown)
-	g.Log.Warn("rate limit store failed", "endpoint", g.Endpoint, "on_store_error", policy,
-		"error", err.Error(), "store_down", down, "errors_since_last_line", g.unlogged.Swap(0)+1)
+	g.errLog.Error("rate limit store failed", err, "endpoint", g.Endpoint, "on_store_error", policy)
 }

@@ -157,6 +157,8 @@ func (r *Redis) Do(ctx context.Context, f func(ctx context.Context, c *redis.Cli
 	return err
 }
 
+func isDown(err error) bool { return errors.Is(err, ErrDown) }
+
 // isReply is an error the server answered (a script error, a wrong type):
 // the server is up, so it does not count towards the latch, though the
 // caller still sees it.
