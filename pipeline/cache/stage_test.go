@@ -201,9 +201,18 @@ func TestNeverStored(t *testing.T) {
 		{"500", ScopeShared, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }, nil},
 		{"404", ScopeShared, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) }, nil},
 		{"302", ScopeShared, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(302) }, nil},
-		{"partial", ScopeShared, func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Partial-Response", "user"); io.WriteString(w, "{}") }, nil},
-		{"set-cookie", ScopeUser, func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Set-Cookie", "s=1"); io.WriteString(w, "{}") }, nil},
-		{"response no-store", ScopeUser, func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Cache-Control", "No-Store"); io.WriteString(w, "{}") }, nil},
+		{"partial", ScopeShared, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Partial-Response", "user")
+			io.WriteString(w, "{}")
+		}, nil},
+		{"set-cookie", ScopeUser, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Set-Cookie", "s=1")
+			io.WriteString(w, "{}")
+		}, nil},
+		{"response no-store", ScopeUser, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "No-Store")
+			io.WriteString(w, "{}")
+		}, nil},
 		{"private in a shared cache", ScopeShared, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "max-age=5, private")
 			io.WriteString(w, "{}")
