@@ -52,7 +52,9 @@ func BuildKey(scope Scope, req *Request) string {
 		*bp = b
 		keyBufs.Put(bp)
 	}
-	return hex.EncodeToString(sum[:])
+	var dst [2 * sha256.Size]byte
+	hex.Encode(dst[:], sum[:])
+	return string(dst[:])
 }
 
 var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
