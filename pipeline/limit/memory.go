@@ -90,7 +90,8 @@ func NewMemory(o MemoryOptions) *Memory {
 }
 
 // Limiter is the limiter of one endpoint (name, such as its route): its
-// buckets are its own. Asking again with the same name and config (a
+// buckets are its own. Names come from the configuration (routes, API key
+// clients), never from requests: the store keeps one limiter per name. Asking again with the same name and config (a
 // reload) gives the same limiter, so counts survive; another config starts
 // new buckets.
 func (m *Memory) Limiter(name string, cfg Config) (Limiter, error) {
