@@ -14,7 +14,7 @@
 // unambiguous, fixed-size key.
 //
 //	store, err := cache.NewMemory(cache.MemoryOptions{MaxSize: 256 << 20})
-//	c, err := cache.New(store, cache.Config{TTL: 30 * time.Second, Scope: cache.ScopeUser}, keyOf)
+//	c, err := cache.New(store, cache.Config{TTL: 30 * time.Second, Scope: cache.ScopeUser}, keyOf, log)
 //	handler := c.Stage(plan)
 //
 // Never stored: answers other than 2xx, answers with Partial-Response or

@@ -43,11 +43,12 @@ const (
 )
 
 // SetHeaders writes d's RateLimit-Limit, RateLimit-Remaining and
-// RateLimit-Reset on h.
+// RateLimit-Reset on h, under their canonical keys (Ratelimit-Limit: names
+// are case-insensitive, and Get finds only canonical keys).
 func (d Decision) SetHeaders(h http.Header) {
-	h[HeaderLimit] = []string{strconv.Itoa(d.Limit)}
-	h[HeaderRemaining] = []string{strconv.Itoa(max(d.Remaining, 0))}
-	h[HeaderReset] = []string{strconv.FormatInt(ceilSeconds(d.Reset), 10)}
+	h.Set(HeaderLimit, strconv.Itoa(d.Limit))
+	h.Set(HeaderRemaining, strconv.Itoa(max(d.Remaining, 0)))
+	h.Set(HeaderReset, strconv.FormatInt(ceilSeconds(d.Reset), 10))
 }
 
 // Err is nil for an allowed request, else the *pipeline.LimitError the
