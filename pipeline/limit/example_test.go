@@ -26,13 +26,13 @@ func Example() {
 		r := httptest.NewRequest("GET", "/checkout/c1", nil)
 		r.Header.Set("X-Client", "ios-app")
 		h.ServeHTTP(w, r)
-		fmt.Println(w.Code, w.Header().Get("RateLimit-Remaining"), w.Header().Get("Retry-After"))
+		fmt.Println(w.Code, w.Header().Get("RateLimit-Remaining"), w.Header().Values("Retry-After"))
 	}
 	d, _ := lim.Allow(context.Background(), "another-client")
 	fmt.Println(d.Allowed, d.Limit, d.Remaining)
 	// Output:
-	// 200 1
-	// 200 0
-	// 429 0 1
+	// 200 1 []
+	// 200 0 []
+	// 429 0 [1]
 	// true 2 1
 }
