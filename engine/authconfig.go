@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"frontdesk/pipeline"
 	"frontdesk/pipeline/auth"
 	"frontdesk/pipeline/cors"
 	"frontdesk/schemas"
@@ -73,7 +74,7 @@ func (d *decoder) auth(n *Node) *AuthConfig {
 		k := &APIKeysConfig{Header: auth.DefaultAPIKeyHeader, node: v}
 		if h := v.Get("header"); h != nil {
 			k.Header = d.str(h, "auth.api_keys.header")
-			if h.Kind == KindString && !validHeaderName(k.Header) {
+			if h.Kind == KindString && !pipeline.IsToken(k.Header) {
 				d.errorf(h.Pos, RuleSchema, "auth.api_keys.header", "auth.api_keys.header: %q is not a header name", k.Header)
 			}
 		}

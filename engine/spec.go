@@ -10,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr/builtin"
 
+	"frontdesk/pipeline"
 	"frontdesk/transform"
 )
 
@@ -291,7 +292,7 @@ func (d *decoder) call(m Member) *CallSpec {
 					continue
 				}
 				if mm.Key == "headers" {
-					if !validHeaderName(q.Key) {
+					if !pipeline.IsToken(q.Key) {
 						d.errorf(q.KeyPos, RuleSchema, f, "%s: %q is not a valid header name", f, q.Key)
 						continue
 					}
@@ -346,7 +347,7 @@ func (d *decoder) call(m Member) *CallSpec {
 			if d.want(v, KindArray, f) {
 				for i, e := range v.Elems {
 					if d.want(e, KindString, fmt.Sprintf("%s[%d]", f, i)) {
-						if !validHeaderName(e.Str) {
+						if !pipeline.IsToken(e.Str) {
 							d.errorf(e.Pos, RuleSchema, f, "%s: %q is not a valid header name", f, e.Str)
 							continue
 						}
@@ -395,7 +396,7 @@ func (d *decoder) response(n *Node) *ResponseSpec {
 				continue
 			}
 			for _, h := range v.Members {
-				if !validHeaderName(h.Key) {
+				if !pipeline.IsToken(h.Key) {
 					d.errorf(h.KeyPos, RuleSchema, f, "%s: %q is not a valid header name", f, h.Key)
 					continue
 				}
@@ -421,17 +422,3 @@ func (d *decoder) response(n *Node) *ResponseSpec {
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}

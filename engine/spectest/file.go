@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"frontdesk/engine"
+	"frontdesk/pipeline"
 )
 
 // File is a parsed spec-test file.
@@ -324,7 +325,7 @@ func (p *fileParser) headers(n *engine.Node, field string, h http.Header) {
 		return
 	}
 	for _, m := range n.Members {
-		if !validToken(m.Key) {
+		if !pipeline.IsToken(m.Key) {
 			p.errorf(m.KeyPos, "%q is not a valid header name", m.Key)
 			continue
 		}
@@ -459,20 +460,6 @@ func (p *fileParser) parseExpect(n *engine.Node, field string, e *Expect) {
 			p.errorf(m.KeyPos, "unknown member %q of %s (expect has status, headers, body and match)", m.Key, field)
 		}
 	}
-}
-
-// validToken reports whether s is an HTTP token (a header name or method).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // compact appends n as compact JSON.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"frontdesk/engine"
+	"frontdesk/pipeline"
 )
 
 // maxBackendRequestBody bounds what the transport reads of a request body
@@ -178,7 +179,7 @@ func checkRequest(req *http.Request) ([]byte, error) {
 	}
 	u := req.URL
 	switch {
-	case !validToken(req.Method):
+	case !pipeline.IsToken(req.Method):
 		return body, fmt.Errorf("method %q is not a valid HTTP method", req.Method)
 	case u == nil:
 		return body, errors.New("no URL")
@@ -194,7 +195,7 @@ func checkRequest(req *http.Request) ([]byte, error) {
 		return body, fmt.Errorf("URL path %q does not start with /", u.EscapedPath())
 	}
 	for k, vs := range req.Header {
-		if !validToken(k) {
+		if !pipeline.IsToken(k) {
 			return body, fmt.Errorf("header name %q is not valid", k)
 		}
 		for _, v := range vs {

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"frontdesk/pipeline"
 	"slices"
 	"sort"
 	"time"
@@ -61,7 +62,7 @@ func NewAPIKeys(cfg APIKeysConfig) (*APIKeys, error) {
 	if k.header == "" {
 		k.header = DefaultAPIKeyHeader
 	}
-	if !validToken(k.header) {
+	if !pipeline.IsToken(k.header) {
 		return nil, fmt.Errorf("api_keys.header %q is not a header name", k.header)
 	}
 	owner := map[[sha256.Size]byte]string{}
@@ -165,20 +166,6 @@ func (k *APIKeys) withKey(client, key string) (*APIKeys, error) {
 	sum := sha256.Sum256([]byte(key))
 	c.byHash[sum] = &apiKey{hash: sum, id: id}
 	return c, nil
-}
-
-// validToken reports whether s is an RFC 9110 token (a header name).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c < 0x80 && isTokenPunct[c]) {
-			return false
-		}
-	}
-	return true
 }
 
 var isTokenPunct = func() [128]bool {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"frontdesk/pipeline"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -115,7 +116,7 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if cfg.Cookie != "" && !validToken(cfg.Cookie) {
+	if cfg.Cookie != "" && !pipeline.IsToken(cfg.Cookie) {
 		return nil, cfgErr("cookie", -1, "%q is not a cookie name", cfg.Cookie)
 	}
 	v := &JWT{algs: slices.Clone(cfg.Algorithms), cookie: cfg.Cookie, cache: newTokenCache(cfg.CacheSize)}

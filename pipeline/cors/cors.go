@@ -139,7 +139,7 @@ func New(cfg Config, routes Routes) (*CORS, error) {
 				names = append(names, h)
 				continue
 			}
-			if !validToken(h) {
+			if !pipeline.IsToken(h) {
 				return nil, &ConfigError{l.field, i, fmt.Sprintf("%q is not a header name", h)}
 			}
 			names = append(names, http.CanonicalHeaderKey(h))
@@ -253,18 +253,4 @@ func (c *CORS) preflight(w http.ResponseWriter, r *http.Request, origin string) 
 		h.Set("Access-Control-Max-Age", c.maxAge)
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// validToken reports whether s is an RFC 9110 token (a header name).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
