@@ -82,6 +82,10 @@ func (c *compiler) compileExpr(n *Node, offset int, src, field string, scope *tr
 			switch hint := didYouMean(name, c.names); {
 			case field == "auth.allow" && (isCall || slices.Contains([]string{"body", "meta", "item"}, name)):
 				msg = fmt.Sprintf("unknown name %q: auth.allow runs before any call and before the body is read; it may read auth, params, query and headers", name)
+			case field == "rate_limit.key" && (isCall || slices.Contains([]string{"body", "meta", "item"}, name)):
+				msg = fmt.Sprintf("unknown name %q: rate_limit.key runs before any call and before the body is read; it may read auth, params, query and headers (or be \"client\" or \"ip\")", name)
+			case field == "rate_limit.default.key":
+				msg = fmt.Sprintf("unknown name %q: rate_limit.default.key may read auth, query and headers (params differ by endpoint), or be \"client\" or \"ip\"", name)
 			case name == "item":
 				msg = `unknown name "item": item is only defined in a call with "for_each", and not in its for_each, when or fallback`
 			case hint != "":
@@ -254,6 +258,9 @@ func (c *compiler) compile() *Plan {
 	}
 	if s.Auth != nil {
 		p.auth = c.authRule(s.Auth)
+	}
+	if s.RateLimit != nil {
+		p.limit = c.rateLimit(s.RateLimit)
 	}
 	c.check(p)
 	c.decodePlan(p)

@@ -27,6 +27,10 @@ type Config struct {
 	Auth *AuthConfig
 	// CORS is gateway.json's cors, nil when it has none.
 	CORS *cors.Config
+	// RateLimit is gateway.json's rate_limit, nil when it has none.
+	RateLimit *RateLimitConfig
+	// Redis is gateway.json's redis, nil when it has none.
+	Redis *RedisConfig
 
 	corsNode *Node
 	stubs    bool // see Options.StubServices
@@ -168,6 +172,10 @@ func (d *decoder) config(n *Node) *Config {
 			c.Auth = d.auth(v)
 		case "cors":
 			c.CORS, c.corsNode = d.cors(v), v
+		case "rate_limit":
+			c.RateLimit = d.rateLimits(v)
+		case "redis":
+			c.Redis = d.redis(v)
 		default:
 			if slices.Contains(gatewayKeys, m.Key) { // unknown keys are reported by d.object
 				d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)

@@ -17,6 +17,8 @@ import (
 	"frontdesk/engine/backend"
 	"frontdesk/pipeline"
 	"frontdesk/pipeline/auth"
+	"frontdesk/pipeline/limit"
+	"frontdesk/pipeline/store"
 	"frontdesk/schemas"
 	"frontdesk/transform"
 )
@@ -71,6 +73,9 @@ type Gateway struct {
 	// endpoint adds its own auth stage to it.
 	edge      pipeline.EdgeParts
 	providers auth.Providers
+	limits    limits
+	redis     *store.Redis // nil without gateway.json redis
+	guards    map[*Plan]*limit.Guard
 	// testIssuer and testJWT sign tokens for spec tests (Options.TestAuth).
 	testIssuer *auth.TestIssuer
 	testJWT    auth.JWTConfig
@@ -141,10 +146,11 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		rt.decoded = transform.NewBudget(defaults.MaxDecodedTotal, nil)
 	}
 
-	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux()}
+	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), guards: map[*Plan]*limit.Guard{}}
 	g.edge = pipeline.EdgeParts{Log: opt.Logger, Admit: pipeline.NewAdmit(defaults.MaxInFlight, admitWait)}
 	dir := path.Dir(configPath)
 	all = append(all, g.buildAuth(fsys, dir, d, opt, display)...)
+	g.buildLimits(d)
 	if src != nil {
 		d.validateSchema(schemas.Gateway, src, root) // after the decoder's checks: it adds only what they did not say
 	}
@@ -219,7 +225,18 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 			}
 			continue
 		}
-		if err := g.route(p, stage, routes); err != nil {
+		guard, err := g.limitStage(p)
+		if err != nil {
+			all = append(all, &LoadError{File: p.File, Line: 1, Column: 1, Severity: SevError,
+				Rule: RuleSchema, Field: "rate_limit", Message: "rate_limit: " + err.Error()})
+			continue
+		}
+		var limitStage pipeline.Stage
+		if guard != nil {
+			limitStage = guard.Stage
+			g.guards[p] = guard
+		}
+		if err := g.route(p, stage, limitStage, routes); err != nil {
 			pos := p.pathPos
 			all = append(all, &LoadError{File: p.File, Line: pos.Line, Column: pos.Col, Severity: SevError,
 				Rule: RuleRouteClash, Field: "path", Message: err.Error()})
@@ -230,6 +247,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), pipeline.Edge(g.edge)...))
 	all.sort()
 	if all.HasErrors() {
+		g.closeStores()
 		return nil, all
 	}
 	g.Warnings = all
@@ -290,7 +308,7 @@ func compileFile(fsys fs.FS, f string, cfg *Config, defaults Limits, name string
 
 // route registers p on the mux. Two specs with the same method and path, or
 // patterns ServeMux cannot tell apart, are a route clash.
-func (g *Gateway) route(p *Plan, stage pipeline.Stage, routes map[string]*Plan) (err error) {
+func (g *Gateway) route(p *Plan, stage, limitStage pipeline.Stage, routes map[string]*Plan) (err error) {
 	key := p.Method + " " + p.pattern
 	if other, ok := routes[normalizeRoute(key)]; ok {
 		if other.Route != p.Route {
@@ -300,6 +318,7 @@ func (g *Gateway) route(p *Plan, stage pipeline.Stage, routes map[string]*Plan) 
 	}
 	parts := g.edge
 	parts.Auth = stage
+	parts.Limit = limitStage
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("%s %s clashes with another endpoint: %v", p.Method, p.Route, v)

@@ -32,6 +32,7 @@ type Plan struct {
 	xmlOut   *transform.XMLCodec // writes the response as XML
 	xmlIn    *transform.XMLCodec // reads an XML request body
 	auth     *authRule           // nil: a public endpoint
+	limit    *rateRule           // nil: not limited (but for API key clients with limits of their own)
 }
 
 // authRule is an endpoint's compiled auth.

@@ -28,6 +28,7 @@ type Spec struct {
 	Calls       []*CallSpec
 	Response    *ResponseSpec
 	Auth        *AuthSpec // nil: a public endpoint
+	RateLimit   *RateSpec // nil: gateway.json's rate_limit.default, if any
 }
 
 // AuthSpec is an endpoint's "auth": who may call it.
@@ -236,6 +237,8 @@ func (d *decoder) spec(n *Node) *Spec {
 			s.Response = d.response(v)
 		case "auth":
 			s.Auth = d.endpointAuth(v)
+		case "rate_limit":
+			s.RateLimit = d.rateSpec(v, "rate_limit")
 		default:
 			if slices.Contains(endpointKeys, m.Key) { // unknown keys are reported by d.object
 				d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)

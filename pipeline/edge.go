@@ -24,10 +24,11 @@ type EdgeParts struct {
 	Admit *Admit
 	CORS  Stage // nil without gateway.json cors
 	Auth  Stage // nil for a public endpoint
+	Limit Stage // nil for an endpoint without a rate limit
 }
 
 // Edge lists the stages one endpoint sits behind, in the order a request
-// meets them. Rate limit and cache join this list, after auth, as they are
+// meets them. The cache joins this list, after the rate limit, as it is
 // built.
 func Edge(e EdgeParts) []Stage {
 	var admit Stage
@@ -41,6 +42,7 @@ func Edge(e EdgeParts) []Stage {
 		admit,
 		e.CORS, // a preflight is answered here, before auth
 		e.Auth,
+		e.Limit, // after auth: the key may be the client
 	}
 	return slices.DeleteFunc(stages, func(s Stage) bool { return s == nil })
 }
