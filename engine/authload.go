@@ -142,6 +142,9 @@ func (g *Gateway) Close() {
 }
 
 func (g *Gateway) closeStores() {
+	if g.memCache != nil {
+		g.memCache.Close()
+	}
 	if g.redis != nil {
 		g.redis.Close()
 	}

@@ -84,6 +84,8 @@ func (c *compiler) compileExpr(n *Node, offset int, src, field string, scope *tr
 				msg = fmt.Sprintf("unknown name %q: auth.allow runs before any call and before the body is read; it may read auth, params, query and headers", name)
 			case field == "rate_limit.key" && (isCall || slices.Contains([]string{"body", "meta", "item"}, name)):
 				msg = fmt.Sprintf("unknown name %q: rate_limit.key runs before any call and before the body is read; it may read auth, params, query and headers (or be \"client\" or \"ip\")", name)
+			case strings.HasPrefix(field, "cache.vary[") && (isCall || slices.Contains([]string{"body", "meta", "item"}, name)):
+				msg = fmt.Sprintf("unknown name %q: cache.vary is read before any call runs (the key picks the answer); it may read auth, params, query and headers", name)
 			case field == "rate_limit.default.key":
 				msg = fmt.Sprintf("unknown name %q: rate_limit.default.key may read auth, query and headers (params differ by endpoint), or be \"client\" or \"ip\"", name)
 			case name == "item":
@@ -262,6 +264,9 @@ func (c *compiler) compile() *Plan {
 	if s.RateLimit != nil {
 		p.limit = c.rateLimit(s.RateLimit)
 	}
+	if s.Cache != nil {
+		p.cache = c.cacheRule(s.Cache, p)
+	}
 	c.check(p)
 	c.decodePlan(p)
 	p.reads = map[string]bool{}
@@ -270,6 +275,10 @@ func (c *compiler) compile() *Plan {
 			p.reads[n] = true
 		}
 	})
+	if p.cache != nil {
+		p.cache.keyParts(p)
+		c.checkCacheScope(p)
+	}
 	return p
 }
 

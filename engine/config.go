@@ -31,6 +31,8 @@ type Config struct {
 	RateLimit *RateLimitConfig
 	// Redis is gateway.json's redis, nil when it has none.
 	Redis *RedisConfig
+	// Cache is gateway.json's cache, nil when it has none.
+	Cache *CacheConfig
 
 	corsNode *Node
 	stubs    bool // see Options.StubServices
@@ -176,11 +178,16 @@ func (d *decoder) config(n *Node) *Config {
 			c.RateLimit = d.rateLimits(v)
 		case "redis":
 			c.Redis = d.redis(v)
+		case "cache":
+			c.Cache = d.cacheConfig(v)
 		default:
 			if slices.Contains(gatewayKeys, m.Key) { // unknown keys are reported by d.object
 				d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)
 			}
 		}
+	}
+	if c.Cache != nil && c.Cache.Store == "redis" && c.Redis == nil {
+		d.errorf(c.Cache.storeNode.Pos, RuleSchema, "cache.store", `cache.store "redis" needs "redis": {"url": "redis://..."} in gateway.json`)
 	}
 	return c
 }

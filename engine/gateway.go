@@ -17,6 +17,7 @@ import (
 	"frontdesk/engine/backend"
 	"frontdesk/pipeline"
 	"frontdesk/pipeline/auth"
+	"frontdesk/pipeline/cache"
 	"frontdesk/pipeline/limit"
 	"frontdesk/pipeline/store"
 	"frontdesk/schemas"
@@ -76,6 +77,12 @@ type Gateway struct {
 	limits    limits
 	redis     *store.Redis // nil without gateway.json redis
 	guards    map[*Plan]*limit.Guard
+	caches    map[*Plan]*cache.Cache
+	// The response cache's store, made when an endpoint or call first
+	// needs it; memCache is it when it is the memory store.
+	respStore      cache.Store
+	memCache       *cache.Memory
+	cacheStoreMade bool
 	// testIssuer and testJWT sign tokens for spec tests (Options.TestAuth).
 	testIssuer *auth.TestIssuer
 	testJWT    auth.JWTConfig
@@ -146,7 +153,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		rt.decoded = transform.NewBudget(defaults.MaxDecodedTotal, nil)
 	}
 
-	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), guards: map[*Plan]*limit.Guard{}}
+	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), guards: map[*Plan]*limit.Guard{}, caches: map[*Plan]*cache.Cache{}}
 	g.edge = pipeline.EdgeParts{Log: opt.Logger, Admit: pipeline.NewAdmit(defaults.MaxInFlight, admitWait)}
 	dir := path.Dir(configPath)
 	all = append(all, g.buildAuth(fsys, dir, d, opt, display)...)
@@ -236,7 +243,18 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 			limitStage = guard.Stage
 			g.guards[p] = guard
 		}
-		if err := g.route(p, stage, limitStage, routes); err != nil {
+		cacheStage, err := g.cacheStage(p, d)
+		if err != nil {
+			all = append(all, &LoadError{File: p.File, Line: 1, Column: 1, Severity: SevError,
+				Rule: RuleSchema, Field: "cache", Message: err.Error()})
+			continue
+		}
+		var cacheS pipeline.Stage
+		if cacheStage != nil {
+			cacheS = cacheStage.Stage
+			g.caches[p] = cacheStage
+		}
+		if err := g.route(p, stage, limitStage, cacheS, routes); err != nil {
 			pos := p.pathPos
 			all = append(all, &LoadError{File: p.File, Line: pos.Line, Column: pos.Col, Severity: SevError,
 				Rule: RuleRouteClash, Field: "path", Message: err.Error()})
@@ -308,7 +326,7 @@ func compileFile(fsys fs.FS, f string, cfg *Config, defaults Limits, name string
 
 // route registers p on the mux. Two specs with the same method and path, or
 // patterns ServeMux cannot tell apart, are a route clash.
-func (g *Gateway) route(p *Plan, stage, limitStage pipeline.Stage, routes map[string]*Plan) (err error) {
+func (g *Gateway) route(p *Plan, stage, limitStage, cacheStage pipeline.Stage, routes map[string]*Plan) (err error) {
 	key := p.Method + " " + p.pattern
 	if other, ok := routes[normalizeRoute(key)]; ok {
 		if other.Route != p.Route {
@@ -319,6 +337,7 @@ func (g *Gateway) route(p *Plan, stage, limitStage pipeline.Stage, routes map[st
 	parts := g.edge
 	parts.Auth = stage
 	parts.Limit = limitStage
+	parts.Cache = cacheStage
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("%s %s clashes with another endpoint: %v", p.Method, p.Route, v)

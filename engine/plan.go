@@ -33,6 +33,7 @@ type Plan struct {
 	xmlIn    *transform.XMLCodec // reads an XML request body
 	auth     *authRule           // nil: a public endpoint
 	limit    *rateRule           // nil: not limited (but for API key clients with limits of their own)
+	cache    *cacheRule          // nil: not cached
 }
 
 // authRule is an endpoint's compiled auth.

@@ -31,6 +31,7 @@ var decodedObjects = map[string]map[string][]string{
 		"rate_limit":         rateLimitsKeys,
 		"rate_limit.default": rateSpecKeys,
 		"redis":              redisKeys,
+		"cache":              cacheKeys,
 	},
 	schemas.Endpoint: {
 		"":            endpointKeys,
@@ -39,6 +40,7 @@ var decodedObjects = map[string]map[string][]string{
 		"calls.*.xml": xmlKeys,
 		"limits":      endpointLimitsKeys,
 		"rate_limit":  rateSpecKeys,
+		"cache":       endpointCacheKeys,
 		"response":    responseKeys,
 	},
 }
@@ -295,10 +297,10 @@ func TestSchemaSyncCatchesDrift(t *testing.T) {
 		t.Error("undecodedKey found a key for services.*.tls, which the decoder does not accept")
 	}
 	found := false
-	for _, e := range decodeSnippet(t, schemas.Gateway, "cache") {
-		found = found || (e.Rule == RuleUnsupported && e.Field == "cache")
+	for _, e := range decodeSnippet(t, schemas.Endpoint, "calls.*.cache") {
+		found = found || (e.Rule == RuleUnsupported && e.Field == "calls.x.cache")
 	}
 	if !found {
-		t.Error(`decoding {"cache": {}} reported no unsupported "cache"; the probe in TestSchemaObjectsBeyondDecoders cannot work`)
+		t.Error(`decoding a call's {"cache": {}} reported no unsupported "calls.x.cache"; the probe in TestSchemaObjectsBeyondDecoders cannot work`)
 	}
 }

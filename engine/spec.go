@@ -29,6 +29,7 @@ type Spec struct {
 	Response    *ResponseSpec
 	Auth        *AuthSpec // nil: a public endpoint
 	RateLimit   *RateSpec // nil: gateway.json's rate_limit.default, if any
+	Cache       *CacheSpec
 }
 
 // AuthSpec is an endpoint's "auth": who may call it.
@@ -239,6 +240,8 @@ func (d *decoder) spec(n *Node) *Spec {
 			s.Auth = d.endpointAuth(v)
 		case "rate_limit":
 			s.RateLimit = d.rateSpec(v, "rate_limit")
+		case "cache":
+			s.Cache = d.endpointCache(v)
 		default:
 			if slices.Contains(endpointKeys, m.Key) { // unknown keys are reported by d.object
 				d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)

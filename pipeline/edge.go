@@ -25,11 +25,12 @@ type EdgeParts struct {
 	CORS  Stage // nil without gateway.json cors
 	Auth  Stage // nil for a public endpoint
 	Limit Stage // nil for an endpoint without a rate limit
+	Cache Stage // nil for an endpoint without a response cache
 }
 
 // Edge lists the stages one endpoint sits behind, in the order a request
-// meets them. The cache joins this list, after the rate limit, as it is
-// built.
+// meets them: the rate limit and the cache come after auth, so the limit's
+// key and a user-scoped cache entry may be the client.
 func Edge(e EdgeParts) []Stage {
 	var admit Stage
 	if e.Admit != nil {
@@ -43,6 +44,7 @@ func Edge(e EdgeParts) []Stage {
 		e.CORS, // a preflight is answered here, before auth
 		e.Auth,
 		e.Limit, // after auth: the key may be the client
+		e.Cache, // after the limit: a hit counts against it
 	}
 	return slices.DeleteFunc(stages, func(s Stage) bool { return s == nil })
 }
