@@ -422,7 +422,7 @@ func (g *Gateway) cacheStore(d *decoder) cache.Store {
 	if cfg == nil {
 		cfg = &CacheConfig{Store: "memory"}
 	}
-	if cfg.Store == "redis" {
+	if cfg.Store == "redis" && !g.memoryOnly {
 		if g.redis == nil {
 			return nil // reported at load
 		}

@@ -362,3 +362,72 @@ func TestCacheRedisUnreachable(t *testing.T) {
 		t.Errorf("%d backend requests, stats %+v", be.n.Load(), s)
 	}
 }
+
+// TestCallCache: a call's cache keeps one backend answer under the call's
+// whole request (path, the headers the spec sends), per client when the
+// call reads auth; failed answers are not kept.
+func TestCallCache(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	bsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := r.URL.RequestURI() + " " + r.Header.Get("X-Currency") + " " + r.Header.Get("X-User")
+		mu.Lock()
+		seen[k]++
+		mu.Unlock()
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(503)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"k": "`+k+`"}`)
+	}))
+	t.Cleanup(bsrv.Close)
+	g, err := engine.Load(limitFS(t, bsrv.URL, "", map[string]string{
+		"p": `{"method": "GET", "path": "/p/{sku}", "calls": {
+  "price": {"service": "be", "path": "/prices/${params.sku}", "headers": {"X-Currency": "query.cur"}, "cache": {"ttl": "5m"}},
+  "flaky": {"service": "be", "path": "/fail", "optional": true, "cache": {"ttl": "5m"}}}}`,
+		"me": `{"method": "GET", "path": "/me", "auth": {"require": ["jwt"]}, "calls": {
+  "me": {"service": "be", "path": "/me", "headers": {"X-User": "auth.sub"}, "cache": {"ttl": "5m"}},
+  "shared": {"service": "be", "path": "/shared", "cache": {"ttl": "5m"}}}}`,
+	}), "gateway.json", engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	url := serve(t, g)
+	u1 := []string{"Authorization", "Bearer " + token(t, map[string]any{"sub": "u1"})}
+	u2 := []string{"Authorization", "Bearer " + token(t, map[string]any{"sub": "u2"})}
+	reqs := []struct {
+		path   string
+		header []string
+	}{
+		{"/p/a?cur=EUR", nil}, {"/p/a?cur=EUR", nil}, {"/p/a?cur=USD", nil}, {"/p/b?cur=EUR", nil}, {"/p/a?cur=EUR", nil},
+		{"/me", u1}, {"/me", u1}, {"/me", u2}, {"/me", u2},
+	}
+	bodies := map[string]string{}
+	for _, r := range reqs {
+		resp, body := fetch(t, url+r.path, r.header...)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", r.path, resp.StatusCode, body)
+		}
+		k := r.path + strings.Join(r.header, "")
+		if prev, ok := bodies[k]; ok && prev != body {
+			t.Errorf("%s: %s, before %s", r.path, body, prev)
+		}
+		bodies[k] = body
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{
+		"/prices/a EUR ": 1, "/prices/a USD ": 1, "/prices/b EUR ": 1, "/fail  ": 10, // 5 requests, each retried once (a 503), none kept
+		"/me  u1": 1, "/me  u2": 1, "/shared  ": 1,
+	}
+	for k, n := range want {
+		if seen[k] != n {
+			t.Errorf("%q reached the backend %d times, want %d (all: %v)", k, seen[k], n, seen)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("backend requests %v", seen)
+	}
+}

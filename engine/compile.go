@@ -425,6 +425,16 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 		}
 		call.forward = append(call.forward, h)
 	}
+	if cs.CacheTTL > 0 {
+		if cs.Method != http.MethodGet && cs.Method != http.MethodHead {
+			c.d.errorf(cs.CacheNode.Pos, RuleSchema, field+".cache", "%s.cache: only GET and HEAD calls are cached, and this one is %s", field, cs.Method)
+		} else {
+			call.cacheTTL = cs.CacheTTL
+			call.eachExpr(func(e *expression) {
+				call.cacheAuth = call.cacheAuth || slices.Contains(e.Reads, "auth")
+			})
+		}
+	}
 	for _, a := range cs.After {
 		j, ok := c.callIdx[a.Str]
 		if !ok {

@@ -53,7 +53,9 @@ type Options struct {
 	// TestAuth loads the gateway for spec tests: tokens are checked with
 	// an in-process key (MintToken signs them) instead of the configured
 	// key source, and every client of the API key file also accepts the
-	// key TestAPIKey gives. Nothing is fetched.
+	// key TestAPIKey gives. Nothing is fetched, and the rate-limit and
+	// cache stores are this gateway's own memory, never Redis, so no case
+	// sees another's state.
 	TestAuth bool
 	// NoFastPaths evaluates every expression through expr and decodes
 	// every body whole, never splicing from a backend's bytes. The output
@@ -83,6 +85,7 @@ type Gateway struct {
 	respStore      cache.Store
 	memCache       *cache.Memory
 	cacheStoreMade bool
+	memoryOnly     bool // Options.TestAuth: no Redis
 	// testIssuer and testJWT sign tokens for spec tests (Options.TestAuth).
 	testIssuer *auth.TestIssuer
 	testJWT    auth.JWTConfig
@@ -157,7 +160,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	g.edge = pipeline.EdgeParts{Log: opt.Logger, Admit: pipeline.NewAdmit(defaults.MaxInFlight, admitWait)}
 	dir := path.Dir(configPath)
 	all = append(all, g.buildAuth(fsys, dir, d, opt, display)...)
-	g.buildLimits(d)
+	g.buildLimits(d, opt.TestAuth)
 	if src != nil {
 		d.validateSchema(schemas.Gateway, src, root) // after the decoder's checks: it adds only what they did not say
 	}
@@ -221,6 +224,11 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		p.rt = rt
 		for _, c := range p.Calls {
 			c.client = rt.client(c.service)
+			if c.cacheTTL > 0 {
+				if st := g.cacheStore(d); st != nil {
+					c.cacheStore = st
+				}
+			}
 		}
 		stage, err := g.authStage(p)
 		if err != nil {

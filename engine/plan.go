@@ -72,6 +72,9 @@ type Call struct {
 	encode      encodeMode
 	xmlRoot     string              // root element with encode xml
 	codec       *transform.XMLCodec // decode xml, encode xml
+	cacheTTL    time.Duration       // calls.NAME.cache.ttl; 0: not cached
+	cacheAuth   bool                // the call reads auth: cached per client
+	cacheStore  backend.Store       // the gateway's cache store, set at load
 }
 
 // Deps returns the names of the calls c waits for.

@@ -221,9 +221,10 @@ type limits struct {
 // buildLimits makes the rate-limit store and the Redis connection, and
 // compiles rate_limit.default (whose key may read auth, query and headers:
 // params differ by endpoint).
-func (g *Gateway) buildLimits(d *decoder) {
+func (g *Gateway) buildLimits(d *decoder, memoryOnly bool) {
 	cfg := g.Config
-	if r := cfg.Redis; r != nil && r.URL != "" && !errorsUnder(d.errs, "redis") {
+	g.memoryOnly = memoryOnly
+	if r := cfg.Redis; r != nil && r.URL != "" && !errorsUnder(d.errs, "redis") && !memoryOnly {
 		conn, err := store.Open(store.Config{URL: r.URL, Prefix: r.Prefix, Timeout: r.Timeout})
 		if err != nil {
 			d.errorf(r.node.Pos, RuleSchema, "redis", "%v", err)
@@ -240,7 +241,7 @@ func (g *Gateway) buildLimits(d *decoder) {
 	if rl.Store == "redis" {
 		if cfg.Redis == nil {
 			d.errorf(rl.storeNode.Pos, RuleSchema, "rate_limit.store", `rate_limit.store "redis" needs "redis": {"url": "redis://..."} in gateway.json`)
-		} else if g.redis != nil {
+		} else if g.redis != nil && !memoryOnly {
 			g.limits.store = limit.NewRedis(g.redis)
 		}
 	}

@@ -34,14 +34,15 @@ var decodedObjects = map[string]map[string][]string{
 		"cache":              cacheKeys,
 	},
 	schemas.Endpoint: {
-		"":            endpointKeys,
-		"auth":        endpointAuthKeys,
-		"calls.*":     callKeys,
-		"calls.*.xml": xmlKeys,
-		"limits":      endpointLimitsKeys,
-		"rate_limit":  rateSpecKeys,
-		"cache":       endpointCacheKeys,
-		"response":    responseKeys,
+		"":              endpointKeys,
+		"auth":          endpointAuthKeys,
+		"calls.*":       callKeys,
+		"calls.*.xml":   xmlKeys,
+		"calls.*.cache": callCacheKeys,
+		"limits":        endpointLimitsKeys,
+		"rate_limit":    rateSpecKeys,
+		"cache":         endpointCacheKeys,
+		"response":      responseKeys,
 	},
 }
 
@@ -296,11 +297,7 @@ func TestSchemaSyncCatchesDrift(t *testing.T) {
 	if _, ok := undecodedKey(schemas.Gateway, "services.*.tls"); ok {
 		t.Error("undecodedKey found a key for services.*.tls, which the decoder does not accept")
 	}
-	found := false
-	for _, e := range decodeSnippet(t, schemas.Endpoint, "calls.*.cache") {
-		found = found || (e.Rule == RuleUnsupported && e.Field == "calls.x.cache")
-	}
-	if !found {
-		t.Error(`decoding a call's {"cache": {}} reported no unsupported "calls.x.cache"; the probe in TestSchemaObjectsBeyondDecoders cannot work`)
-	}
+	// Every key of the spec format is decoded now: no "unsupported" key is
+	// left to probe. A key added to the schema before its decoder must be
+	// answered RuleUnsupported again (TestSchemaObjectsBeyondDecoders).
 }

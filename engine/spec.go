@@ -117,7 +117,13 @@ type CallSpec struct {
 	AcceptStatus   []int
 	ExposeErrors   bool
 	XML            *XMLSpec
+	CacheTTL       time.Duration // calls.NAME.cache.ttl; 0: not cached
+	CacheNode      *Node
 }
+
+// callCacheKeys are the keys of a call's cache; schemas/endpoint.schema.json
+// must list the same ones.
+var callCacheKeys = []string{"ttl"}
 
 // XMLSpec is a call's "xml" object: how an XML answer becomes JSON, and the
 // root element of a body sent with encode xml.
@@ -368,6 +374,16 @@ func (d *decoder) call(m Member) *CallSpec {
 			}
 		case "expose_errors":
 			c.ExposeErrors = d.boolean(v, f)
+		case "cache":
+			c.CacheNode = v
+			if d.object(v, f, callCacheKeys...) {
+				if t := v.Get("ttl"); t == nil {
+					d.errorf(v.Pos, RuleSchema, f, "%s needs \"ttl\", such as \"5m\"", f)
+				} else if c.CacheTTL = d.duration(t, f+".ttl"); c.CacheTTL > 24*time.Hour {
+					d.errorf(t.Pos, RuleDuration, f+".ttl", "%s.ttl: %s is longer than 24h0m0s", f, c.CacheTTL)
+					c.CacheTTL = 0
+				}
+			}
 		default:
 			if slices.Contains(callKeys, mm.Key) { // unknown keys are reported by d.object
 				d.errorf(mm.KeyPos, RuleUnsupported, f, "%q is part of the spec format but not supported by this build yet", mm.Key)
