@@ -398,7 +398,7 @@ func TestKeysFileErrors(t *testing.T) {
 		`keys/clients.json:4:91: error: clients.b.sha256: client "b" has this hash too: each key belongs to one client (schema)`,
 		`keys/clients.json:4:184: error: clients.b.rate_limit.rate: "fast" is not a rate such as "50/s", "600/m" or "5000/h" (schema)`,
 		`keys/clients.json:5:5: error: client "c" needs "sha256": the hashes of its keys (schema)`,
-		`keys/clients.json:5:70: error: clients.c.rate_limit.burst must be a whole number from 1 to 1000000000, not 0 (schema)`,
+		`keys/clients.json:5:70: error: clients.c.rate_limit.burst must be a whole number from 1 to 1000000, not 0 (schema)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

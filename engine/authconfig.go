@@ -14,6 +14,7 @@ import (
 	"frontdesk/pipeline"
 	"frontdesk/pipeline/auth"
 	"frontdesk/pipeline/cors"
+	"frontdesk/pipeline/limit"
 	"frontdesk/schemas"
 )
 
@@ -361,14 +362,17 @@ func (d *decoder) clientRate(n *Node, field string) *auth.RateLimit {
 		return nil
 	}
 	rl.Requests, _ = strconv.Atoi(m[1])
-	if rl.Requests < 1 || len(m[1]) > 9 {
-		d.errorf(r.Pos, RuleSchema, field+".rate", "%s.rate: %q must allow at least one request", field, s)
+	if rl.Requests < 1 || rl.Requests > limit.MaxRequests || len(m[1]) > 9 {
+		d.errorf(r.Pos, RuleSchema, field+".rate", "%s.rate: %q: the number of requests must be between 1 and %d", field, s, limit.MaxRequests)
 		return nil
 	}
 	rl.Per = map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[m[2]]
 	rl.Burst = rl.Requests
 	if b := n.Get("burst"); b != nil {
-		rl.Burst = d.integer(b, field+".burst", 1, 1000000000)
+		rl.Burst = d.integer(b, field+".burst", 1, limit.MaxBurst)
+		if rl.Burst == 0 {
+			return nil
+		}
 	}
 	return rl
 }

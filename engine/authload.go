@@ -44,6 +44,7 @@ func (g *Gateway) buildAuth(fsys fs.FS, dir string, d *decoder, opt Options, dis
 		if k := a.APIKeys; k != nil && k.File != "" {
 			clients, errs := readKeysFile(fsys, dir, k, d, display)
 			fileErrs = errs
+			g.limits.clients = clientLimits(clients)
 			if !errs.HasErrors() && !errorsUnder(d.errs, "auth.api_keys") {
 				set, err := auth.NewAPIKeys(auth.APIKeysConfig{Header: k.Header, Clients: clients})
 				if err != nil {
@@ -134,8 +135,20 @@ func (g *Gateway) routeMethods(r *http.Request) []string {
 // still serves, answering tokens 503 until a later fetch succeeds.
 func (g *Gateway) Start(ctx context.Context) error { return g.providers.Start(ctx) }
 
-// Close stops what Start began.
-func (g *Gateway) Close() { g.providers.Close() }
+// Close stops what Start began and closes the Redis connection.
+func (g *Gateway) Close() {
+	g.providers.Close()
+	g.closeStores()
+}
+
+func (g *Gateway) closeStores() {
+	if g.memCache != nil {
+		g.memCache.Close()
+	}
+	if g.redis != nil {
+		g.redis.Close()
+	}
+}
 
 // ErrNoTestAuth is returned by MintToken and TestAPIKey of a gateway not
 // loaded with Options.TestAuth.

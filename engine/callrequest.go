@@ -11,6 +11,7 @@ import (
 
 	"frontdesk/engine/backend"
 	"frontdesk/pipeline"
+	"frontdesk/pipeline/auth"
 	"frontdesk/transform"
 )
 
@@ -125,8 +126,16 @@ func (x *exchange) request(c *Call, item any) (*backend.Request, error) {
 	h["X-Forwarded-For"] = []string{x.xff}
 	h["X-Forwarded-Proto"] = []string{x.proto}
 	h["X-Forwarded-Host"] = []string{x.r.Host}
-	return &backend.Request{Call: c.Name, Method: c.Method, Target: target, Header: h, Body: body,
-		Accept: c.acceptable, Expose: c.expose, Timeout: c.Timeout}, nil
+	req := &backend.Request{Call: c.Name, Method: c.Method, Target: target, Header: h, Body: body,
+		Accept: c.acceptable, Expose: c.expose, Timeout: c.Timeout}
+	if c.cacheStore != nil {
+		req.Cache = &backend.CallCache{Store: c.cacheStore, TTL: c.cacheTTL}
+		if c.cacheAuth {
+			id := auth.FromContext(x.r.Context())
+			req.Cache.Identity = string(id.Method) + ":" + id.Subject
+		}
+	}
+	return req, nil
 }
 
 // target is the path and query of c's request, to be put after the

@@ -82,6 +82,12 @@ func (c *compiler) compileExpr(n *Node, offset int, src, field string, scope *tr
 			switch hint := didYouMean(name, c.names); {
 			case field == "auth.allow" && (isCall || slices.Contains([]string{"body", "meta", "item"}, name)):
 				msg = fmt.Sprintf("unknown name %q: auth.allow runs before any call and before the body is read; it may read auth, params, query and headers", name)
+			case field == "rate_limit.key" && (isCall || slices.Contains([]string{"body", "meta", "item"}, name)):
+				msg = fmt.Sprintf("unknown name %q: rate_limit.key runs before any call and before the body is read; it may read auth, params, query and headers (or be \"client\" or \"ip\")", name)
+			case strings.HasPrefix(field, "cache.vary[") && (isCall || slices.Contains([]string{"body", "meta", "item"}, name)):
+				msg = fmt.Sprintf("unknown name %q: cache.vary is read before any call runs (the key picks the answer); it may read auth, params, query and headers", name)
+			case field == "rate_limit.default.key":
+				msg = fmt.Sprintf("unknown name %q: rate_limit.default.key may read auth, query and headers (params differ by endpoint), or be \"client\" or \"ip\"", name)
 			case name == "item":
 				msg = `unknown name "item": item is only defined in a call with "for_each", and not in its for_each, when or fallback`
 			case hint != "":
@@ -255,6 +261,12 @@ func (c *compiler) compile() *Plan {
 	if s.Auth != nil {
 		p.auth = c.authRule(s.Auth)
 	}
+	if s.RateLimit != nil {
+		p.limit = c.rateLimit(s.RateLimit)
+	}
+	if s.Cache != nil {
+		p.cache = c.cacheRule(s.Cache, p)
+	}
 	c.check(p)
 	c.decodePlan(p)
 	p.reads = map[string]bool{}
@@ -263,6 +275,10 @@ func (c *compiler) compile() *Plan {
 			p.reads[n] = true
 		}
 	})
+	if p.cache != nil {
+		p.cache.keyParts(p)
+		c.checkCacheScope(p)
+	}
 	return p
 }
 
@@ -408,6 +424,16 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 			continue
 		}
 		call.forward = append(call.forward, h)
+	}
+	if cs.CacheTTL > 0 {
+		if cs.Method != http.MethodGet && cs.Method != http.MethodHead {
+			c.d.errorf(cs.CacheNode.Pos, RuleSchema, field+".cache", "%s.cache: only GET and HEAD calls are cached, and this one is %s", field, cs.Method)
+		} else {
+			call.cacheTTL = cs.CacheTTL
+			call.eachExpr(func(e *expression) {
+				call.cacheAuth = call.cacheAuth || slices.Contains(e.Reads, "auth")
+			})
+		}
 	}
 	for _, a := range cs.After {
 		j, ok := c.callIdx[a.Str]

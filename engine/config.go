@@ -27,6 +27,12 @@ type Config struct {
 	Auth *AuthConfig
 	// CORS is gateway.json's cors, nil when it has none.
 	CORS *cors.Config
+	// RateLimit is gateway.json's rate_limit, nil when it has none.
+	RateLimit *RateLimitConfig
+	// Redis is gateway.json's redis, nil when it has none.
+	Redis *RedisConfig
+	// Cache is gateway.json's cache, nil when it has none.
+	Cache *CacheConfig
 
 	corsNode *Node
 	stubs    bool // see Options.StubServices
@@ -168,11 +174,20 @@ func (d *decoder) config(n *Node) *Config {
 			c.Auth = d.auth(v)
 		case "cors":
 			c.CORS, c.corsNode = d.cors(v), v
+		case "rate_limit":
+			c.RateLimit = d.rateLimits(v)
+		case "redis":
+			c.Redis = d.redis(v)
+		case "cache":
+			c.Cache = d.cacheConfig(v)
 		default:
 			if slices.Contains(gatewayKeys, m.Key) { // unknown keys are reported by d.object
 				d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)
 			}
 		}
+	}
+	if c.Cache != nil && c.Cache.Store == "redis" && c.Redis == nil {
+		d.errorf(c.Cache.storeNode.Pos, RuleSchema, "cache.store", `cache.store "redis" needs "redis": {"url": "redis://..."} in gateway.json`)
 	}
 	return c
 }

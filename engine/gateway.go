@@ -17,6 +17,9 @@ import (
 	"frontdesk/engine/backend"
 	"frontdesk/pipeline"
 	"frontdesk/pipeline/auth"
+	"frontdesk/pipeline/cache"
+	"frontdesk/pipeline/limit"
+	"frontdesk/pipeline/store"
 	"frontdesk/schemas"
 	"frontdesk/transform"
 )
@@ -50,7 +53,9 @@ type Options struct {
 	// TestAuth loads the gateway for spec tests: tokens are checked with
 	// an in-process key (MintToken signs them) instead of the configured
 	// key source, and every client of the API key file also accepts the
-	// key TestAPIKey gives. Nothing is fetched.
+	// key TestAPIKey gives. Nothing is fetched, and the rate-limit and
+	// cache stores are this gateway's own memory, never Redis, so no case
+	// sees another's state.
 	TestAuth bool
 	// NoFastPaths evaluates every expression through expr and decodes
 	// every body whole, never splicing from a backend's bytes. The output
@@ -71,6 +76,16 @@ type Gateway struct {
 	// endpoint adds its own auth stage to it.
 	edge      pipeline.EdgeParts
 	providers auth.Providers
+	limits    limits
+	redis     *store.Redis // nil without gateway.json redis
+	guards    map[*Plan]*limit.Guard
+	caches    map[*Plan]*cache.Cache
+	// The response cache's store, made when an endpoint or call first
+	// needs it; memCache is it when it is the memory store.
+	respStore      cache.Store
+	memCache       *cache.Memory
+	cacheStoreMade bool
+	memoryOnly     bool // Options.TestAuth: no Redis
 	// testIssuer and testJWT sign tokens for spec tests (Options.TestAuth).
 	testIssuer *auth.TestIssuer
 	testJWT    auth.JWTConfig
@@ -141,10 +156,11 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		rt.decoded = transform.NewBudget(defaults.MaxDecodedTotal, nil)
 	}
 
-	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux()}
+	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), guards: map[*Plan]*limit.Guard{}, caches: map[*Plan]*cache.Cache{}}
 	g.edge = pipeline.EdgeParts{Log: opt.Logger, Admit: pipeline.NewAdmit(defaults.MaxInFlight, admitWait)}
 	dir := path.Dir(configPath)
 	all = append(all, g.buildAuth(fsys, dir, d, opt, display)...)
+	g.buildLimits(d, opt.TestAuth)
 	if src != nil {
 		d.validateSchema(schemas.Gateway, src, root) // after the decoder's checks: it adds only what they did not say
 	}
@@ -208,6 +224,11 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		p.rt = rt
 		for _, c := range p.Calls {
 			c.client = rt.client(c.service)
+			if c.cacheTTL > 0 {
+				if st := g.cacheStore(d); st != nil {
+					c.cacheStore = st
+				}
+			}
 		}
 		stage, err := g.authStage(p)
 		if err != nil {
@@ -219,7 +240,29 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 			}
 			continue
 		}
-		if err := g.route(p, stage, routes); err != nil {
+		guard, err := g.limitStage(p)
+		if err != nil {
+			all = append(all, &LoadError{File: p.File, Line: 1, Column: 1, Severity: SevError,
+				Rule: RuleSchema, Field: "rate_limit", Message: "rate_limit: " + err.Error()})
+			continue
+		}
+		var limitStage pipeline.Stage
+		if guard != nil {
+			limitStage = guard.Stage
+			g.guards[p] = guard
+		}
+		cacheStage, err := g.cacheStage(p, d)
+		if err != nil {
+			all = append(all, &LoadError{File: p.File, Line: 1, Column: 1, Severity: SevError,
+				Rule: RuleSchema, Field: "cache", Message: err.Error()})
+			continue
+		}
+		var cacheS pipeline.Stage
+		if cacheStage != nil {
+			cacheS = cacheStage.Stage
+			g.caches[p] = cacheStage
+		}
+		if err := g.route(p, stage, limitStage, cacheS, routes); err != nil {
 			pos := p.pathPos
 			all = append(all, &LoadError{File: p.File, Line: pos.Line, Column: pos.Col, Severity: SevError,
 				Rule: RuleRouteClash, Field: "path", Message: err.Error()})
@@ -230,6 +273,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), pipeline.Edge(g.edge)...))
 	all.sort()
 	if all.HasErrors() {
+		g.closeStores()
 		return nil, all
 	}
 	g.Warnings = all
@@ -290,7 +334,7 @@ func compileFile(fsys fs.FS, f string, cfg *Config, defaults Limits, name string
 
 // route registers p on the mux. Two specs with the same method and path, or
 // patterns ServeMux cannot tell apart, are a route clash.
-func (g *Gateway) route(p *Plan, stage pipeline.Stage, routes map[string]*Plan) (err error) {
+func (g *Gateway) route(p *Plan, stage, limitStage, cacheStage pipeline.Stage, routes map[string]*Plan) (err error) {
 	key := p.Method + " " + p.pattern
 	if other, ok := routes[normalizeRoute(key)]; ok {
 		if other.Route != p.Route {
@@ -300,6 +344,8 @@ func (g *Gateway) route(p *Plan, stage pipeline.Stage, routes map[string]*Plan) 
 	}
 	parts := g.edge
 	parts.Auth = stage
+	parts.Limit = limitStage
+	parts.Cache = cacheStage
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("%s %s clashes with another endpoint: %v", p.Method, p.Route, v)

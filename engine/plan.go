@@ -32,6 +32,8 @@ type Plan struct {
 	xmlOut   *transform.XMLCodec // writes the response as XML
 	xmlIn    *transform.XMLCodec // reads an XML request body
 	auth     *authRule           // nil: a public endpoint
+	limit    *rateRule           // nil: not limited (but for API key clients with limits of their own)
+	cache    *cacheRule          // nil: not cached
 }
 
 // authRule is an endpoint's compiled auth.
@@ -70,6 +72,9 @@ type Call struct {
 	encode      encodeMode
 	xmlRoot     string              // root element with encode xml
 	codec       *transform.XMLCodec // decode xml, encode xml
+	cacheTTL    time.Duration       // calls.NAME.cache.ttl; 0: not cached
+	cacheAuth   bool                // the call reads auth: cached per client
+	cacheStore  backend.Store       // the gateway's cache store, set at load
 }
 
 // Deps returns the names of the calls c waits for.

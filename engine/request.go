@@ -158,13 +158,8 @@ func forwardedFor(r *http.Request, trusted []netip.Prefix) string {
 		host = r.RemoteAddr
 	}
 	if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
-		if a, err := netip.ParseAddr(host); err == nil {
-			a = a.Unmap()
-			for _, t := range trusted {
-				if t.Contains(a) {
-					return strings.Join(prior, ", ") + ", " + host
-				}
-			}
+		if a, err := netip.ParseAddr(host); err == nil && isTrusted(a.Unmap(), trusted) {
+			return strings.Join(prior, ", ") + ", " + host
 		}
 	}
 	return host

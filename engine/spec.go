@@ -29,6 +29,8 @@ type Spec struct {
 	Calls       []*CallSpec
 	Response    *ResponseSpec
 	Auth        *AuthSpec // nil: a public endpoint
+	RateLimit   *RateSpec // nil: gateway.json's rate_limit.default, if any
+	Cache       *CacheSpec
 }
 
 // AuthSpec is an endpoint's "auth": who may call it.
@@ -116,7 +118,13 @@ type CallSpec struct {
 	AcceptStatus   []int
 	ExposeErrors   bool
 	XML            *XMLSpec
+	CacheTTL       time.Duration // calls.NAME.cache.ttl; 0: not cached
+	CacheNode      *Node
 }
+
+// callCacheKeys are the keys of a call's cache; schemas/endpoint.schema.json
+// must list the same ones.
+var callCacheKeys = []string{"ttl"}
 
 // XMLSpec is a call's "xml" object: how an XML answer becomes JSON, and the
 // root element of a body sent with encode xml.
@@ -237,6 +245,10 @@ func (d *decoder) spec(n *Node) *Spec {
 			s.Response = d.response(v)
 		case "auth":
 			s.Auth = d.endpointAuth(v)
+		case "rate_limit":
+			s.RateLimit = d.rateSpec(v, "rate_limit")
+		case "cache":
+			s.Cache = d.endpointCache(v)
 		default:
 			if slices.Contains(endpointKeys, m.Key) { // unknown keys are reported by d.object
 				d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)
@@ -363,6 +375,16 @@ func (d *decoder) call(m Member) *CallSpec {
 			}
 		case "expose_errors":
 			c.ExposeErrors = d.boolean(v, f)
+		case "cache":
+			c.CacheNode = v
+			if d.object(v, f, callCacheKeys...) {
+				if t := v.Get("ttl"); t == nil {
+					d.errorf(v.Pos, RuleSchema, f, "%s needs \"ttl\", such as \"5m\"", f)
+				} else if c.CacheTTL = d.duration(t, f+".ttl"); c.CacheTTL > 24*time.Hour {
+					d.errorf(t.Pos, RuleDuration, f+".ttl", "%s.ttl: %s is longer than 24h0m0s", f, c.CacheTTL)
+					c.CacheTTL = 0
+				}
+			}
 		default:
 			if slices.Contains(callKeys, mm.Key) { // unknown keys are reported by d.object
 				d.errorf(mm.KeyPos, RuleUnsupported, f, "%q is part of the spec format but not supported by this build yet", mm.Key)

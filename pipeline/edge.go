@@ -24,11 +24,13 @@ type EdgeParts struct {
 	Admit *Admit
 	CORS  Stage // nil without gateway.json cors
 	Auth  Stage // nil for a public endpoint
+	Limit Stage // nil for an endpoint without a rate limit
+	Cache Stage // nil for an endpoint without a response cache
 }
 
 // Edge lists the stages one endpoint sits behind, in the order a request
-// meets them. Rate limit and cache join this list, after auth, as they are
-// built.
+// meets them: the rate limit and the cache come after auth, so the limit's
+// key and a user-scoped cache entry may be the client.
 func Edge(e EdgeParts) []Stage {
 	var admit Stage
 	if e.Admit != nil {
@@ -41,6 +43,8 @@ func Edge(e EdgeParts) []Stage {
 		admit,
 		e.CORS, // a preflight is answered here, before auth
 		e.Auth,
+		e.Limit, // after auth: the key may be the client
+		e.Cache, // after the limit: a hit counts against it
 	}
 	return slices.DeleteFunc(stages, func(s Stage) bool { return s == nil })
 }

@@ -45,6 +45,8 @@ type Request struct {
 	// Timeout is the call's own timeout: a try that times out having had
 	// nearly all of it counts against its instance.
 	Timeout time.Duration
+	// Cache, when set, answers from the call's cache (the first layer).
+	Cache *CallCache
 }
 
 // Response is a backend's whole answer. Body is read in full and bounded by
@@ -63,6 +65,7 @@ type Client struct {
 	transport http.RoundTripper
 	maxBody   int64
 	do        roundTrip // the layers, composed once
+	cc        cacheCounters
 }
 
 // attempt is one try of a request on its way down the layers.
@@ -89,6 +92,7 @@ func New(cfg Config) *Client {
 // layers lists the client's layers in the order a request meets them.
 func (c *Client) layers() []layer {
 	return []layer{
+		c.cache, // a hit makes no attempt at all
 		c.retry,
 		c.balance,
 	}

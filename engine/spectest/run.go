@@ -190,6 +190,7 @@ func (r *Runner) runCase(ctx context.Context, f *File, c *Case) *CaseResult {
 		cr.Failures = append(cr.Failures, err.Error())
 		return cr
 	}
+	defer gw.Close()
 	for _, name := range c.callOrder {
 		found := false
 		for _, call := range plan.Calls {
