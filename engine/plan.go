@@ -70,6 +70,8 @@ type Call struct {
 	encode      encodeMode
 	xmlRoot     string              // root element with encode xml
 	codec       *transform.XMLCodec // decode xml, encode xml
+	retry       backend.Retry       // the service's, the call's keys over it
+	hedgeAfter  time.Duration       // 0: no hedging
 }
 
 // Deps returns the names of the calls c waits for.

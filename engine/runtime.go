@@ -33,7 +33,8 @@ func (rt *runtime) client(cfg *ServiceConfig) *backend.Client {
 		urls[i] = u.String()
 	}
 	c := backend.New(backend.Config{Name: cfg.Name, URLs: urls, LeastRequests: cfg.Balance == "least_requests",
-		MaxBody: rt.maxBody, Transport: rt.transport})
+		MaxBody: rt.maxBody, Transport: rt.transport,
+		EjectAfter: cfg.EjectAfter, EjectFor: cfg.EjectFor, Retry: cfg.Retry})
 	rt.clients[cfg.Name] = c
 	return c
 }

@@ -21,21 +21,25 @@ import (
 // names: "" is the top level, "*" a user-chosen name (a service, a call).
 var decodedObjects = map[string]map[string][]string{
 	schemas.Gateway: {
-		"":              gatewayKeys,
-		"services.*":    serviceKeys,
-		"limits":        limitsKeys,
-		"auth":          authKeys,
-		"auth.jwt":      jwtKeys,
-		"auth.api_keys": apiKeysKeys,
-		"cors":          corsKeys,
+		"":                   gatewayKeys,
+		"services.*":         serviceKeys,
+		"services.*.health":  healthKeys,
+		"services.*.breaker": breakerKeys,
+		"services.*.retry":   retryKeys,
+		"limits":             limitsKeys,
+		"auth":               authKeys,
+		"auth.jwt":           jwtKeys,
+		"auth.api_keys":      apiKeysKeys,
+		"cors":               corsKeys,
 	},
 	schemas.Endpoint: {
-		"":            endpointKeys,
-		"auth":        endpointAuthKeys,
-		"calls.*":     callKeys,
-		"calls.*.xml": xmlKeys,
-		"limits":      endpointLimitsKeys,
-		"response":    responseKeys,
+		"":              endpointKeys,
+		"auth":          endpointAuthKeys,
+		"calls.*":       callKeys,
+		"calls.*.xml":   xmlKeys,
+		"calls.*.retry": callRetryKeys,
+		"limits":        endpointLimitsKeys,
+		"response":      responseKeys,
 	},
 }
 

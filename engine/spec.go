@@ -115,6 +115,8 @@ type CallSpec struct {
 	AcceptStatus   []int
 	ExposeErrors   bool
 	XML            *XMLSpec
+	Retry          *CallRetry    // nil: the service's
+	HedgeAfter     time.Duration // 0: the service's
 }
 
 // XMLSpec is a call's "xml" object: how an XML answer becomes JSON, and the
@@ -187,7 +189,8 @@ var reservedNames = func() map[string]bool {
 var endpointKeys = []string{"method", "path", "summary", "timeout", "calls", "response", "limits", "auth", "rate_limit", "cache"}
 
 var callKeys = []string{"service", "method", "path", "query", "headers", "body", "when", "after", "for_each", "optional",
-	"decode", "encode", "timeout", "forward_headers", "fallback", "accept_status", "expose_errors", "xml", "cache"}
+	"decode", "encode", "timeout", "forward_headers", "fallback", "accept_status", "expose_errors", "xml", "cache",
+	"retry", "hedge_after"}
 
 // endpointLimitsKeys and responseKeys are the keys accepted in an endpoint's
 // limits and response; schemas/endpoint.schema.json must list the same ones.
@@ -362,6 +365,8 @@ func (d *decoder) call(m Member) *CallSpec {
 			}
 		case "expose_errors":
 			c.ExposeErrors = d.boolean(v, f)
+		case "retry", "hedge_after":
+			d.callResilience(c, mm, field)
 		default:
 			if slices.Contains(callKeys, mm.Key) { // unknown keys are reported by d.object
 				d.errorf(mm.KeyPos, RuleUnsupported, f, "%q is part of the spec format but not supported by this build yet", mm.Key)

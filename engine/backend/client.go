@@ -21,6 +21,13 @@ type Config struct {
 	LeastRequests bool
 	// MaxBody bounds every answer's body, in bytes.
 	MaxBody int64
+	// EjectAfter and EjectFor configure passive health: an instance that
+	// fails EjectAfter times in a row is left out for EjectFor, doubled on
+	// each ejection in a row up to 5m. Zero: the defaults.
+	EjectAfter int
+	EjectFor   time.Duration
+	// Retry is the service's retry policy; a zero Attempts is DefaultRetry.
+	Retry Retry
 	// Transport makes the HTTP round trips. It is called directly, not
 	// through an http.Client: redirects are never followed and no cookies
 	// are kept, so a client's per-request copying would be pure cost.
@@ -45,6 +52,9 @@ type Request struct {
 	// Timeout is the call's own timeout: a try that times out having had
 	// nearly all of it counts against its instance.
 	Timeout time.Duration
+	// Retry is the call's retry policy (its keys over the service's); nil
+	// is the service's.
+	Retry *Retry
 }
 
 // Response is a backend's whole answer. Body is read in full and bounded by
@@ -62,6 +72,7 @@ type Client struct {
 	pool      *pool
 	transport http.RoundTripper
 	maxBody   int64
+	retryCfg  Retry
 	do        roundTrip // the layers, composed once
 }
 
@@ -81,7 +92,11 @@ type layer func(next roundTrip) roundTrip
 
 // New builds the client of one service.
 func New(cfg Config) *Client {
-	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, pool: newPool(cfg.URLs, cfg.LeastRequests)}
+	if cfg.Retry.Attempts == 0 {
+		cfg.Retry = DefaultRetry
+	}
+	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, retryCfg: cfg.Retry,
+		pool: newPool(cfg.URLs, cfg.LeastRequests, cfg.EjectAfter, cfg.EjectFor)}
 	c.do = compose(c.layers(), c.exchange)
 	return c
 }

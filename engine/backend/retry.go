@@ -8,14 +8,19 @@ import (
 	"frontdesk/pipeline"
 )
 
-// retry is the layer that tries an idempotent request (GET, HEAD) once
-// more after a connection failure or a 502, 503 or 504, on another
-// instance when there is one, while the call's deadline has not passed.
+// retry is the layer that tries an idempotent request (GET, HEAD, or any
+// the call declares idempotent) again after a connection failure or a 502,
+// 503 or 504, up to its policy's attempts, on another instance when there
+// is one, while the call's deadline has not passed.
 func (c *Client) retry(next roundTrip) roundTrip {
 	return func(ctx context.Context, a *attempt) (*Response, error) {
+		policy := a.req.Retry
+		if policy == nil {
+			policy = &c.retryCfg
+		}
 		attempts := 1
-		if m := a.req.Method; m == http.MethodGet || m == http.MethodHead {
-			attempts = 2
+		if policy.idempotent(a.req.Method) {
+			attempts = policy.Attempts
 		}
 		for {
 			resp, err := next(ctx, a)
