@@ -17,8 +17,8 @@ type pool struct {
 	// doubled on repeats up to ejectMax.
 	ejectAfter int32
 	ejectFor   time.Duration
-	next      atomic.Uint64
-	successes atomic.Uint64 // answers of every instance, for telling a frozen one
+	next       atomic.Uint64
+	successes  atomic.Uint64 // answers of every instance, for telling a frozen one
 }
 
 type instance struct {
