@@ -69,7 +69,7 @@ func TestRequestTimeoutHeader(t *testing.T) {
 			t.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 		want := map[string][]string{
-			"/head": {"500"},        // the endpoint's 500ms
+			"/head":  {"500"},        // the endpoint's 500ms
 			"/own":   {"300"},        // its own 300ms
 			"/later": {"300"},        // 1s, capped by the 300ms the endpoint has left after head
 			"/flaky": {"500", "450"}, // the retry, sent 50ms later
