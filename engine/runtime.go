@@ -34,7 +34,7 @@ func (rt *runtime) client(cfg *ServiceConfig) *backend.Client {
 	}
 	c := backend.New(backend.Config{Name: cfg.Name, URLs: urls, LeastRequests: cfg.Balance == "least_requests",
 		MaxBody: rt.maxBody, Transport: rt.transport,
-		EjectAfter: cfg.EjectAfter, EjectFor: cfg.EjectFor, Retry: cfg.Retry})
+		EjectAfter: cfg.EjectAfter, EjectFor: cfg.EjectFor, Retry: cfg.Retry, Breaker: cfg.Breaker})
 	rt.clients[cfg.Name] = c
 	return c
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
+
 	"frontdesk/pipeline"
 )
 
@@ -28,6 +30,9 @@ type Config struct {
 	EjectFor   time.Duration
 	// Retry is the service's retry policy; a zero Attempts is DefaultRetry.
 	Retry Retry
+	// Breaker configures the service's circuit breaker; zero is
+	// DefaultBreaker.
+	Breaker Breaker
 	// Transport makes the HTTP round trips. It is called directly, not
 	// through an http.Client: redirects are never followed and no cookies
 	// are kept, so a client's per-request copying would be pure cost.
@@ -73,6 +78,7 @@ type Client struct {
 	transport http.RoundTripper
 	maxBody   int64
 	retryCfg  Retry
+	cb        *gobreaker.CircuitBreaker[struct{}]
 	do        roundTrip // the layers, composed once
 }
 
@@ -96,7 +102,7 @@ func New(cfg Config) *Client {
 		cfg.Retry = DefaultRetry
 	}
 	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, retryCfg: cfg.Retry,
-		pool: newPool(cfg.URLs, cfg.LeastRequests, cfg.EjectAfter, cfg.EjectFor)}
+		pool: newPool(cfg.URLs, cfg.LeastRequests, cfg.EjectAfter, cfg.EjectFor), cb: newBreaker(cfg.Name, cfg.Breaker)}
 	c.do = compose(c.layers(), c.exchange)
 	return c
 }
@@ -104,6 +110,7 @@ func New(cfg Config) *Client {
 // layers lists the client's layers in the order a request meets them.
 func (c *Client) layers() []layer {
 	return []layer{
+		c.breaker,
 		c.retry,
 		c.balance,
 	}

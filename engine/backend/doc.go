@@ -6,11 +6,12 @@
 // A Client is a short list of layers, each in its own file and each
 // testable alone; layers lists them in the order they run:
 //
+//	breaker  -> fail at once while the service's circuit breaker is open
 //	retry    -> another try, on another instance, after a retryable failure
 //	balance  -> pick an instance; passive health (ejection)
 //	exchange -> the HTTP round trip, the body limit, and the status kept
 //
-// Breakers, hedging, per-call caches, metrics and client spans are each one
+// Hedging, per-call caches, metrics and client spans are each one
 // more layer in that list, not an edit in the middle of a long function.
 //
 // Errors are *pipeline.CallError values naming the call, so the edge maps
