@@ -22,12 +22,8 @@ var (
 	errBreakerIgnored = errors.New("an outcome the breaker does not count")
 )
 
-// newBreaker is the circuit breaker of service name; a zero b is
-// DefaultBreaker.
+// newBreaker is the circuit breaker of service name.
 func newBreaker(name string, b Breaker) *gobreaker.CircuitBreaker[struct{}] {
-	if b == (Breaker{}) {
-		b = DefaultBreaker
-	}
 	return gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:         name,
 		MaxRequests:  halfOpenProbes,

@@ -79,6 +79,7 @@ type Client struct {
 	maxBody   int64
 	retryCfg  Retry
 	cb        *gobreaker.CircuitBreaker[struct{}]
+	budget    *retryBudget
 	do        roundTrip // the layers, composed once
 }
 
@@ -101,8 +102,12 @@ func New(cfg Config) *Client {
 	if cfg.Retry.Attempts == 0 {
 		cfg.Retry = DefaultRetry
 	}
+	if cfg.Breaker == (Breaker{}) {
+		cfg.Breaker = DefaultBreaker
+	}
 	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, retryCfg: cfg.Retry,
 		pool: newPool(cfg.URLs, cfg.LeastRequests, cfg.EjectAfter, cfg.EjectFor), cb: newBreaker(cfg.Name, cfg.Breaker)}
+	c.budget = newRetryBudget(cfg.Breaker.Window)
 	c.do = compose(c.layers(), c.exchange)
 	return c
 }
