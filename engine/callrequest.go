@@ -126,7 +126,8 @@ func (x *exchange) request(c *Call, item any) (*backend.Request, error) {
 	h["X-Forwarded-Proto"] = []string{x.proto}
 	h["X-Forwarded-Host"] = []string{x.r.Host}
 	return &backend.Request{Call: c.Name, Method: c.Method, Target: target, Header: h, Body: body,
-		Accept: c.acceptable, Expose: c.expose, Timeout: c.Timeout, Retry: &c.retry}, nil
+		Accept: c.acceptable, Expose: c.expose, Timeout: c.Timeout, Retry: &c.retry,
+		HedgeAfter: c.hedgeAfter}, nil
 }
 
 // target is the path and query of c's request, to be put after the

@@ -81,3 +81,36 @@ func TestRequestTimeoutHeader(t *testing.T) {
 		}
 	})
 }
+
+// hostDelay answers each host after its delay on the bubble's clock.
+type hostDelay map[string]time.Duration
+
+func (h hostDelay) RoundTrip(r *http.Request) (*http.Response, error) {
+	select {
+	case <-time.After(h[r.URL.Host]):
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(`{"host":"` + r.URL.Host + `"}`)), ContentLength: -1, Request: r}, nil
+}
+
+// TestHedgeThroughTheEngine: a call's hedge_after reaches its backend
+// client: the slow first instance is hedged onto the fast one.
+func TestHedgeThroughTheEngine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fsys := fstest.MapFS{
+			"gateway.json": {Data: []byte(`{"endpoints": ["e"], "services": {"s": {"urls": ["http://slow.invalid", "http://fast.invalid"]}}}`)},
+			"e/x.json": {Data: []byte(`{"method": "GET", "path": "/x", "calls": {
+				"c": {"service": "s", "path": "/c", "hedge_after": "30ms"}}}`)},
+		}
+		g, err := engine.Load(fsys, "gateway.json", engine.Options{Transport: hostDelay{"slow.invalid": time.Hour, "fast.invalid": 5 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, took := serveTimed(g, "/x")
+		if w.Code != 200 || took != 35*time.Millisecond || !strings.Contains(w.Body.String(), "fast.invalid") {
+			t.Errorf("%d after %v: %s; want the fast instance's answer after 35ms", w.Code, took, w.Body)
+		}
+	})
+}

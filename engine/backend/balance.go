@@ -60,6 +60,9 @@ func (c *Client) balance(next roundTrip) roundTrip {
 	return func(ctx context.Context, a *attempt) (*Response, error) {
 		in := c.pool.pick(a.avoid)
 		a.inst = in
+		if a.picked != nil {
+			a.picked <- in // buffered for one: never blocks
+		}
 		start := time.Now()
 		in.inflight.Add(1)
 		resp, err := next(ctx, a)

@@ -60,6 +60,9 @@ type Request struct {
 	// Retry is the call's retry policy (its keys over the service's); nil
 	// is the service's.
 	Retry *Retry
+	// HedgeAfter, for an idempotent call, is how long the first try may
+	// go unanswered before a second goes to another instance; 0: never.
+	HedgeAfter time.Duration
 }
 
 // Response is a backend's whole answer. Body is read in full and bounded by
@@ -89,6 +92,9 @@ type attempt struct {
 	try   int       // 1 for the first
 	avoid *instance // an instance a retry is leaving
 	inst  *instance // set by balance
+	// picked, when set, is told the instance balance picks (the hedge
+	// layer's second try avoids it).
+	picked chan<- *instance
 }
 
 // roundTrip is what each layer offers the one above it.
@@ -117,6 +123,7 @@ func (c *Client) layers() []layer {
 	return []layer{
 		c.breaker,
 		c.retry,
+		c.hedge,
 		c.balance,
 	}
 }

@@ -8,10 +8,11 @@
 //
 //	breaker  -> fail at once while the service's circuit breaker is open
 //	retry    -> another try, on another instance, after a retryable failure
+//	hedge    -> a second try elsewhere when the first is slow
 //	balance  -> pick an instance; passive health (ejection)
 //	exchange -> the HTTP round trip, the body limit, and the status kept
 //
-// Hedging, per-call caches, metrics and client spans are each one
+// Per-call caches, metrics and client spans are each one
 // more layer in that list, not an edit in the middle of a long function.
 //
 // Errors are *pipeline.CallError values naming the call, so the edge maps
