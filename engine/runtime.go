@@ -34,7 +34,8 @@ func (rt *runtime) client(cfg *ServiceConfig) *backend.Client {
 	}
 	c := backend.New(backend.Config{Name: cfg.Name, URLs: urls, LeastRequests: cfg.Balance == "least_requests",
 		MaxBody: rt.maxBody, Transport: rt.transport,
-		EjectAfter: cfg.EjectAfter, EjectFor: cfg.EjectFor, Retry: cfg.Retry, Breaker: cfg.Breaker})
+		EjectAfter: cfg.EjectAfter, EjectFor: cfg.EjectFor, Retry: cfg.Retry, Breaker: cfg.Breaker,
+		MaxConnections: cfg.MaxConnections})
 	rt.clients[cfg.Name] = c
 	return c
 }

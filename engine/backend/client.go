@@ -33,6 +33,9 @@ type Config struct {
 	// Breaker configures the service's circuit breaker; zero is
 	// DefaultBreaker.
 	Breaker Breaker
+	// MaxConnections bounds the service's requests in flight (so its
+	// connections in use); 0 is unbounded.
+	MaxConnections int
 	// Transport makes the HTTP round trips. It is called directly, not
 	// through an http.Client: redirects are never followed and no cookies
 	// are kept, so a client's per-request copying would be pure cost.
@@ -83,6 +86,7 @@ type Client struct {
 	retryCfg  Retry
 	cb        *gobreaker.CircuitBreaker[struct{}]
 	budget    *retryBudget
+	conns     chan struct{} // a slot per connection allowed, nil: unbounded
 	do        roundTrip // the layers, composed once
 }
 
@@ -114,6 +118,9 @@ func New(cfg Config) *Client {
 	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, retryCfg: cfg.Retry,
 		pool: newPool(cfg.URLs, cfg.LeastRequests, cfg.EjectAfter, cfg.EjectFor), cb: newBreaker(cfg.Name, cfg.Breaker)}
 	c.budget = newRetryBudget(cfg.Breaker.Window)
+	if cfg.MaxConnections > 0 {
+		c.conns = make(chan struct{}, cfg.MaxConnections)
+	}
 	c.do = compose(c.layers(), c.exchange)
 	return c
 }
@@ -124,6 +131,7 @@ func (c *Client) layers() []layer {
 		c.breaker,
 		c.retry,
 		c.hedge,
+		c.connLimit,
 		c.balance,
 	}
 }

@@ -9,6 +9,7 @@
 //	breaker  -> fail at once while the service's circuit breaker is open
 //	retry    -> another try, on another instance, after a retryable failure
 //	hedge    -> a second try elsewhere when the first is slow
+//	connLimit -> wait for a free connection under max_connections
 //	balance  -> pick an instance; passive health (ejection)
 //	exchange -> the HTTP round trip, the body limit, and the status kept
 //
