@@ -87,7 +87,7 @@ type Client struct {
 	cb        *gobreaker.CircuitBreaker[struct{}]
 	budget    *retryBudget
 	conns     chan struct{} // a slot per connection allowed, nil: unbounded
-	do        roundTrip // the layers, composed once
+	do        roundTrip     // the layers, composed once
 }
 
 // attempt is one try of a request on its way down the layers.
