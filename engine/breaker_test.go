@@ -1,10 +1,13 @@
 package engine_test
 
 import (
+	"context"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"testing/synctest"
+	"time"
 
 	"frontdesk/engine"
 )
@@ -48,4 +51,35 @@ func TestBreakerOpenAnswers(t *testing.T) {
 	if got := strings.Join(tr.take(), ","); got != "GET up.invalid" {
 		t.Errorf("sent %q; an open breaker sends nothing", got)
 	}
+}
+
+// TestGatewayRunsHealthChecks: Gateway.Start starts each service's health
+// checks and Close stops them (synctest fails on a goroutine left
+// behind).
+func TestGatewayRunsHealthChecks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := &hostTransport{status: map[string]int{"a.invalid": 200, "b.invalid": 200}}
+		fsys := fstest.MapFS{
+			"gateway.json": {Data: []byte(`{"endpoints": ["e"], "services": {
+				"s": {"urls": ["http://a.invalid", "http://b.invalid"], "health": {"path": "/healthz", "interval": "1s"}}}}`)},
+			"e/x.json": {Data: []byte(`{"method": "GET", "path": "/x", "calls": {"c": {"service": "s", "path": "/x"}}}`)},
+		}
+		g, err := engine.Load(fsys, "gateway.json", engine.Options{Transport: tr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		g.Close()
+		got := strings.Join(tr.take(), ",")
+		if !strings.Contains(got, "GET a.invalid") || !strings.Contains(got, "GET b.invalid") {
+			t.Errorf("no checks of both instances: %q", got)
+		}
+		time.Sleep(time.Minute)
+		if left := tr.take(); len(left) != 0 {
+			t.Errorf("checks after Close: %v", left)
+		}
+	})
 }

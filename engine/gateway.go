@@ -74,6 +74,7 @@ type Gateway struct {
 	// testIssuer and testJWT sign tokens for spec tests (Options.TestAuth).
 	testIssuer *auth.TestIssuer
 	testJWT    auth.JWTConfig
+	rt         *runtime // the backend clients, for their health checks
 }
 
 // admitWait is how long a request over limits.max_in_flight waits for a
@@ -141,7 +142,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		rt.decoded = transform.NewBudget(defaults.MaxDecodedTotal, nil)
 	}
 
-	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux()}
+	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), rt: rt}
 	g.edge = pipeline.EdgeParts{Log: opt.Logger, Admit: pipeline.NewAdmit(defaults.MaxInFlight, admitWait)}
 	dir := path.Dir(configPath)
 	all = append(all, g.buildAuth(fsys, dir, d, opt, display)...)

@@ -188,3 +188,17 @@ func (p *pool) succeeded(in *instance) {
 		in.ejections.Store(0)
 	}
 }
+
+// recovered puts in back in service after a passing health check, its
+// failures and ejections forgotten.
+func (p *pool) recovered(in *instance) {
+	if in.until.Load() != 0 {
+		in.until.Store(0)
+	}
+	if in.fails.Load() != 0 {
+		in.fails.Store(0)
+	}
+	if in.ejections.Load() != 0 {
+		in.ejections.Store(0)
+	}
+}

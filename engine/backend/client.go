@@ -33,6 +33,9 @@ type Config struct {
 	// Breaker configures the service's circuit breaker; zero is
 	// DefaultBreaker.
 	Breaker Breaker
+	// Health, when set, runs active health checks between Start and
+	// Close.
+	Health *Health
 	// MaxConnections bounds the service's requests in flight (so its
 	// connections in use); 0 is unbounded.
 	MaxConnections int
@@ -87,7 +90,9 @@ type Client struct {
 	cb        *gobreaker.CircuitBreaker[struct{}]
 	budget    *retryBudget
 	conns     chan struct{} // a slot per connection allowed, nil: unbounded
-	do        roundTrip     // the layers, composed once
+	health    *Health       // nil: no active checks
+	checks    checkers
+	do        roundTrip // the layers, composed once
 }
 
 // attempt is one try of a request on its way down the layers.
@@ -118,6 +123,16 @@ func New(cfg Config) *Client {
 	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, retryCfg: cfg.Retry,
 		pool: newPool(cfg.URLs, cfg.LeastRequests, cfg.EjectAfter, cfg.EjectFor), cb: newBreaker(cfg.Name, cfg.Breaker)}
 	c.budget = newRetryBudget(cfg.Breaker.Window)
+	if h := cfg.Health; h != nil {
+		hc := *h
+		if hc.Interval <= 0 {
+			hc.Interval = DefaultHealthEvery
+		}
+		if hc.Timeout <= 0 {
+			hc.Timeout = DefaultHealthWait
+		}
+		c.health = &hc
+	}
 	if cfg.MaxConnections > 0 {
 		c.conns = make(chan struct{}, cfg.MaxConnections)
 	}
