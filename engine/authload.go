@@ -129,15 +129,21 @@ func (g *Gateway) routeMethods(r *http.Request) []string {
 	return out
 }
 
-// Start starts what the gateway keeps fresh in the background: with a
-// jwks_url, it fetches the key set and refreshes it until ctx ends or Close
-// is called. A failed first fetch is returned (naming the URL); the gateway
-// still serves, answering tokens 503 until a later fetch succeeds.
-func (g *Gateway) Start(ctx context.Context) error { return g.providers.Start(ctx) }
+// Start starts what the gateway keeps fresh in the background: the
+// services' active health checks, and with a jwks_url, the key set,
+// fetched now and refreshed until ctx ends or Close is called. A failed
+// first fetch is returned (naming the URL); the gateway still serves,
+// answering tokens 503 until a later fetch succeeds.
+func (g *Gateway) Start(ctx context.Context) error {
+	g.rt.startHealth(ctx)
+	return g.providers.Start(ctx)
+}
 
-// Close stops what Start began and closes the Redis connection.
+// Close stops what Start began, waits for it to end, and closes the
+// stores (the memory cache, the Redis connection).
 func (g *Gateway) Close() {
 	g.providers.Close()
+	g.rt.stopHealth()
 	g.closeStores()
 }
 

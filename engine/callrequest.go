@@ -127,7 +127,7 @@ func (x *exchange) request(c *Call, item any) (*backend.Request, error) {
 	h["X-Forwarded-Proto"] = []string{x.proto}
 	h["X-Forwarded-Host"] = []string{x.r.Host}
 	req := &backend.Request{Call: c.Name, Method: c.Method, Target: target, Header: h, Body: body,
-		Accept: c.acceptable, Expose: c.expose, Timeout: c.Timeout}
+		Accept: c.acceptable, Expose: c.expose, Timeout: c.Timeout, Retry: &c.retry, HedgeAfter: c.hedgeAfter}
 	if c.cacheStore != nil {
 		req.Cache = &backend.CallCache{Store: c.cacheStore, TTL: c.cacheTTL}
 		if c.cacheAuth {

@@ -347,6 +347,7 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 			cs.Service, listOrNone(c.cfg.ServiceOrder), didYouMean(cs.Service, c.cfg.ServiceOrder))
 	}
 	call.service = svc
+	call.retry, call.hedgeAfter = callResilience(svc, cs)
 	call.Timeout = cs.Timeout
 	if call.Timeout == 0 && svc != nil {
 		call.Timeout = svc.Timeout

@@ -45,7 +45,8 @@ type ServiceConfig struct {
 	URLs    []*url.URL
 	Balance string // round_robin or least_requests
 	Timeout time.Duration
-	pos     Pos
+	Resilience
+	pos Pos
 }
 
 // Limits bound what one request may cost. Zero fields take the defaults.
@@ -197,13 +198,13 @@ var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 // serviceKeys and limitsKeys are the keys accepted in services.NAME and in
 // the gateway's limits; schemas/gateway.schema.json must list the same ones.
 var (
-	serviceKeys = []string{"urls", "balance", "timeout"}
+	serviceKeys = append([]string{"urls", "balance", "timeout"}, resilienceServiceKeys...)
 	limitsKeys  = []string{"max_request_body", "max_backend_body", "max_calls_per_request", "max_json_depth",
 		"max_decoded", "max_decoded_total", "max_in_flight", "max_connections", "read_body_timeout", "write_timeout"}
 )
 
 func (d *decoder) service(name string, n *Node) *ServiceConfig {
-	s := &ServiceConfig{Name: name, Balance: "round_robin", pos: n.Pos}
+	s := &ServiceConfig{Name: name, Balance: "round_robin", Resilience: defaultResilience(), pos: n.Pos}
 	field := "services." + name
 	if !d.object(n, field, serviceKeys...) {
 		return s
@@ -236,6 +237,8 @@ func (d *decoder) service(name string, n *Node) *ServiceConfig {
 			}
 		case "timeout":
 			s.Timeout = d.duration(m.Value, field+".timeout")
+		default:
+			d.resilienceKey(&s.Resilience, m, field)
 		}
 	}
 	if n.Get("urls") == nil {
@@ -333,7 +336,7 @@ func (c *Config) service(name string) (*ServiceConfig, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return &ServiceConfig{Name: name, URLs: []*url.URL{u}, Balance: "round_robin"}, true
+	return &ServiceConfig{Name: name, URLs: []*url.URL{u}, Balance: "round_robin", Resilience: defaultResilience()}, true
 }
 
 func (c *Config) String() string { return fmt.Sprintf("gateway %s", c.File) }

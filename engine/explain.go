@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"frontdesk/engine/backend"
 )
 
 // Service is the name of the service the call goes to.
@@ -82,4 +84,37 @@ func (g *Gateway) Match(method, path string) *Plan {
 		}
 	}
 	return nil
+}
+
+// CallResilience is what protects one call: its service's balancing,
+// ejection, health checks, breaker and pool bound, and the call's own
+// retry and hedge settings as they apply to its method.
+type CallResilience struct {
+	Balance        string // round_robin or least_requests
+	Instances      int
+	EjectAfter     int
+	EjectFor       time.Duration
+	Health         *backend.Health // nil: none
+	Breaker        backend.Breaker
+	Attempts       int // 1: no retries (a method not idempotent)
+	Backoff        time.Duration
+	Budget         float64
+	Idempotent     bool          // retried and hedged: GET, HEAD or declared
+	HedgeAfter     time.Duration // 0: no hedging
+	MaxConnections int           // 0: unbounded
+}
+
+// Resilience is the call's CallResilience.
+func (c *Call) Resilience() CallResilience {
+	r := CallResilience{Balance: c.service.Balance, Instances: len(c.service.URLs), EjectAfter: c.service.EjectAfter,
+		EjectFor: c.service.EjectFor, Health: c.service.Health, Breaker: c.service.Breaker, Attempts: 1,
+		Backoff: c.retry.Backoff, Budget: c.retry.Budget, MaxConnections: c.service.MaxConnections}
+	r.Idempotent = c.retry.Idempotent || c.Method == http.MethodGet || c.Method == http.MethodHead
+	if r.Idempotent {
+		r.Attempts = c.retry.Attempts
+		if r.Instances > 1 {
+			r.HedgeAfter = c.hedgeAfter
+		}
+	}
+	return r
 }

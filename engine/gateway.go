@@ -89,6 +89,7 @@ type Gateway struct {
 	// testIssuer and testJWT sign tokens for spec tests (Options.TestAuth).
 	testIssuer *auth.TestIssuer
 	testJWT    auth.JWTConfig
+	rt         *runtime // the backend clients, for their health checks
 }
 
 // admitWait is how long a request over limits.max_in_flight waits for a
@@ -156,7 +157,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		rt.decoded = transform.NewBudget(defaults.MaxDecodedTotal, nil)
 	}
 
-	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), guards: map[*Plan]*limit.Guard{}, caches: map[*Plan]*cache.Cache{}}
+	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), rt: rt, guards: map[*Plan]*limit.Guard{}, caches: map[*Plan]*cache.Cache{}}
 	g.edge = pipeline.EdgeParts{Log: opt.Logger, Admit: pipeline.NewAdmit(defaults.MaxInFlight, admitWait)}
 	dir := path.Dir(configPath)
 	all = append(all, g.buildAuth(fsys, dir, d, opt, display)...)

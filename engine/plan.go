@@ -75,6 +75,8 @@ type Call struct {
 	cacheTTL    time.Duration       // calls.NAME.cache.ttl; 0: not cached
 	cacheAuth   bool                // the call reads auth: cached per client
 	cacheStore  backend.Store       // the gateway's cache store, set at load
+	retry       backend.Retry       // the service's, the call's keys over it
+	hedgeAfter  time.Duration       // 0: no hedging
 }
 
 // Deps returns the names of the calls c waits for.

@@ -54,12 +54,18 @@ func (t *hostTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func loadHosts(t *testing.T, tr *hostTransport, hosts ...string) *engine.Gateway {
 	t.Helper()
+	return loadHostsWith(t, tr, "", hosts...)
+}
+
+// loadHostsWith is loadHosts with more keys for the service (", ...").
+func loadHostsWith(t *testing.T, tr *hostTransport, keys string, hosts ...string) *engine.Gateway {
+	t.Helper()
 	urls := make([]string, len(hosts))
 	for i, h := range hosts {
 		urls[i] = `"http://` + h + `"`
 	}
 	fsys := fstest.MapFS{
-		"gateway.json": {Data: []byte(`{"endpoints": ["e"], "services": {"s": {"urls": [` + strings.Join(urls, ",") + `]}}}`)},
+		"gateway.json": {Data: []byte(`{"endpoints": ["e"], "services": {"s": {"urls": [` + strings.Join(urls, ",") + `]` + keys + `}}}`)},
 		"e/get.json":   {Data: []byte(`{"method": "GET", "path": "/get", "calls": {"c": {"service": "s", "path": "/x"}}}`)},
 		"e/post.json":  {Data: []byte(`{"method": "POST", "path": "/post", "calls": {"c": {"service": "s", "method": "POST", "path": "/x", "body": {"a": 1}}}}`)},
 	}
@@ -122,7 +128,8 @@ func TestRetrySingleInstance(t *testing.T) {
 func TestEjection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := &hostTransport{status: map[string]int{"a": 500, "b": 200}}
-		g := loadHosts(t, tr, "a", "b")
+		// No breaker in the way: this is about ejection alone.
+		g := loadHostsWith(t, tr, `, "breaker": {"min_requests": 1000000}`, "a", "b")
 		countA := func(n int) int {
 			tr.take()
 			for range n {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -33,7 +34,9 @@ func (rt *runtime) client(cfg *ServiceConfig) *backend.Client {
 		urls[i] = u.String()
 	}
 	c := backend.New(backend.Config{Name: cfg.Name, URLs: urls, LeastRequests: cfg.Balance == "least_requests",
-		MaxBody: rt.maxBody, Transport: rt.transport})
+		MaxBody: rt.maxBody, Transport: rt.transport,
+		EjectAfter: cfg.EjectAfter, EjectFor: cfg.EjectFor, Retry: cfg.Retry, Breaker: cfg.Breaker,
+		MaxConnections: cfg.MaxConnections, Health: cfg.Health})
 	rt.clients[cfg.Name] = c
 	return c
 }
@@ -41,3 +44,17 @@ func (rt *runtime) client(cfg *ServiceConfig) *backend.Client {
 // NewTransport returns the transport the gateway uses for backends when
 // Options.Transport is nil.
 func NewTransport() *http.Transport { return backend.NewTransport() }
+
+// startHealth starts every service's active health checks.
+func (rt *runtime) startHealth(ctx context.Context) {
+	for _, c := range rt.clients {
+		c.Start(ctx)
+	}
+}
+
+// stopHealth stops them and waits for them to end.
+func (rt *runtime) stopHealth() {
+	for _, c := range rt.clients {
+		c.Close()
+	}
+}

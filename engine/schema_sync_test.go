@@ -23,6 +23,9 @@ var decodedObjects = map[string]map[string][]string{
 	schemas.Gateway: {
 		"":                   gatewayKeys,
 		"services.*":         serviceKeys,
+		"services.*.health":  healthKeys,
+		"services.*.breaker": breakerKeys,
+		"services.*.retry":   retryKeys,
 		"limits":             limitsKeys,
 		"auth":               authKeys,
 		"auth.jwt":           jwtKeys,
@@ -42,6 +45,7 @@ var decodedObjects = map[string]map[string][]string{
 		"limits":        endpointLimitsKeys,
 		"rate_limit":    rateSpecKeys,
 		"cache":         endpointCacheKeys,
+		"calls.*.retry": callRetryKeys,
 		"response":      responseKeys,
 	},
 }

@@ -120,6 +120,8 @@ type CallSpec struct {
 	XML            *XMLSpec
 	CacheTTL       time.Duration // calls.NAME.cache.ttl; 0: not cached
 	CacheNode      *Node
+	Retry          *CallRetry    // nil: the service's
+	HedgeAfter     time.Duration // 0: the service's
 }
 
 // callCacheKeys are the keys of a call's cache; schemas/endpoint.schema.json
@@ -196,7 +198,8 @@ var reservedNames = func() map[string]bool {
 var endpointKeys = []string{"method", "path", "summary", "timeout", "calls", "response", "limits", "auth", "rate_limit", "cache"}
 
 var callKeys = []string{"service", "method", "path", "query", "headers", "body", "when", "after", "for_each", "optional",
-	"decode", "encode", "timeout", "forward_headers", "fallback", "accept_status", "expose_errors", "xml", "cache"}
+	"decode", "encode", "timeout", "forward_headers", "fallback", "accept_status", "expose_errors", "xml", "cache",
+	"retry", "hedge_after"}
 
 // endpointLimitsKeys and responseKeys are the keys accepted in an endpoint's
 // limits and response; schemas/endpoint.schema.json must list the same ones.
@@ -385,6 +388,8 @@ func (d *decoder) call(m Member) *CallSpec {
 					c.CacheTTL = 0
 				}
 			}
+		case "retry", "hedge_after":
+			d.callResilience(c, mm, field)
 		default:
 			if slices.Contains(callKeys, mm.Key) { // unknown keys are reported by d.object
 				d.errorf(mm.KeyPos, RuleUnsupported, f, "%q is part of the spec format but not supported by this build yet", mm.Key)

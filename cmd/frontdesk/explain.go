@@ -117,6 +117,7 @@ func explainText(w io.Writer, p *engine.Plan) {
 		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", c.Name, c.Service(), c.Timeout, deps, notes(c))
 	}
 	tw.Flush()
+	explainResilience(w, p)
 	path, worst := p.CriticalPath()
 	fmt.Fprintf(w, "\n  critical path: %s (worst case %s", strings.Join(path, " -> "), worst)
 	if worst == p.Timeout {
@@ -200,6 +201,9 @@ type explainedCall struct {
 	Optional  bool     `json:"optional"`
 	ForEach   string   `json:"for_each,omitempty"`
 	When      string   `json:"when,omitempty"`
+	// Resilience: the balancing, breaker, retry and hedge settings that
+	// apply (see resilienceJSON).
+	Resilience map[string]any `json:"resilience"`
 }
 
 func explainJSON(w io.Writer, p *engine.Plan) {
@@ -207,7 +211,7 @@ func explainJSON(w io.Writer, p *engine.Plan) {
 	calls := []explainedCall{}
 	for _, c := range p.Calls {
 		calls = append(calls, explainedCall{Name: c.Name, Service: c.Service(), Method: c.Method, TimeoutMS: ms(c.Timeout),
-			WaitsFor: p.Deps(c), Optional: c.Optional, ForEach: c.ForEach(), When: c.When()})
+			WaitsFor: p.Deps(c), Optional: c.Optional, ForEach: c.ForEach(), When: c.When(), Resilience: resilienceJSON(c)})
 	}
 	if path == nil {
 		path = []string{}

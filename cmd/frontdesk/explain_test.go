@@ -58,6 +58,20 @@ func TestExplain(t *testing.T) {
 	}
 }
 
+// TestExplainResilience: each call's balancing, breaker, retry and hedge
+// settings, a call's own keys over its service's, and none for a POST.
+func TestExplainResilience(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			out, errOut, err := runCLI(t, "explain", "-c", "../../testdata/explain/resilience/gateway.json", "--format", format, "POST", "/order/c1")
+			if err != nil {
+				t.Fatalf("%v: %s", err, errOut)
+			}
+			golden(t, "explain/resilience."+map[string]string{"text": "txt", "json": "json"}[format], out)
+		})
+	}
+}
+
 func TestExplainErrors(t *testing.T) {
 	_, errOut, err := runCLI(t, "explain", "-c", "../../endpoints/gateway.json", "GET", "/nowhere")
 	if err != exitCode(1) || !strings.Contains(errOut, "no endpoint serves GET /nowhere") {

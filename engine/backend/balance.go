@@ -13,8 +13,12 @@ import (
 type pool struct {
 	instances []*instance
 	leastReq  bool
-	next      atomic.Uint64
-	successes atomic.Uint64 // answers of every instance, for telling a frozen one
+	// ejectAfter failures in a row eject an instance for ejectFor,
+	// doubled on repeats up to ejectMax.
+	ejectAfter int32
+	ejectFor   time.Duration
+	next       atomic.Uint64
+	successes  atomic.Uint64 // answers of every instance, for telling a frozen one
 }
 
 type instance struct {
@@ -33,14 +37,17 @@ type instance struct {
 // Ejection: an instance that fails ejectAfter times in a row (connection
 // failures and 5xx answers) is left out for ejectFor, doubled on every
 // ejection in a row up to ejectMax. One instance always stays in.
-const (
-	ejectAfter = 5
-	ejectFor   = 30 * time.Second
-	ejectMax   = 5 * time.Minute
-)
+const ejectMax = 5 * time.Minute
 
-func newPool(urls []string, leastReq bool) *pool {
-	p := &pool{leastReq: leastReq}
+// newPool: ejectAfter and ejectFor of 0 take the defaults.
+func newPool(urls []string, leastReq bool, ejectAfter int, ejectFor time.Duration) *pool {
+	if ejectAfter <= 0 {
+		ejectAfter = DefaultEjectAfter
+	}
+	if ejectFor <= 0 {
+		ejectFor = DefaultEjectFor
+	}
+	p := &pool{leastReq: leastReq, ejectAfter: int32(ejectAfter), ejectFor: ejectFor}
 	for _, u := range urls {
 		p.instances = append(p.instances, &instance{base: u})
 	}
@@ -53,6 +60,9 @@ func (c *Client) balance(next roundTrip) roundTrip {
 	return func(ctx context.Context, a *attempt) (*Response, error) {
 		in := c.pool.pick(a.avoid)
 		a.inst = in
+		if a.picked != nil {
+			a.picked <- in // buffered for one: never blocks
+		}
 		start := time.Now()
 		in.inflight.Add(1)
 		resp, err := next(ctx, a)
@@ -143,12 +153,12 @@ func (p *pool) failed(in *instance) {
 		return // out already: the late failures of calls sent before
 	}
 	n := in.fails.Add(1)
-	if n < ejectAfter || !in.fails.CompareAndSwap(n, 0) {
+	if n < p.ejectAfter || !in.fails.CompareAndSwap(n, 0) {
 		return // not yet, or another failure at once takes it out
 	}
 	for _, other := range p.instances {
 		if other != in && other.until.Load() <= now {
-			in.until.Store(now + int64(ejectDuration(in.ejections.Add(1))))
+			in.until.Store(now + int64(ejectDuration(p.ejectFor, in.ejections.Add(1))))
 			return
 		}
 	}
@@ -156,13 +166,13 @@ func (p *pool) failed(in *instance) {
 }
 
 // ejectDuration is how long the e-th ejection in a row lasts: ejectFor,
-// doubled on each, up to ejectMax.
-func ejectDuration(e int32) time.Duration {
+// doubled on each, up to ejectMax (or ejectFor, when that is longer).
+func ejectDuration(ejectFor time.Duration, e int32) time.Duration {
 	d := ejectFor
 	for i := int32(1); i < e && d < ejectMax; i++ {
 		d *= 2
 	}
-	return min(d, ejectMax)
+	return min(d, max(ejectMax, ejectFor))
 }
 
 // succeeded ends a run of failures.
@@ -171,6 +181,20 @@ func (p *pool) succeeded(in *instance) {
 		return
 	}
 	in.seen.Store(p.successes.Add(1))
+	if in.fails.Load() != 0 {
+		in.fails.Store(0)
+	}
+	if in.ejections.Load() != 0 {
+		in.ejections.Store(0)
+	}
+}
+
+// recovered puts in back in service after a passing health check, its
+// failures and ejections forgotten.
+func (p *pool) recovered(in *instance) {
+	if in.until.Load() != 0 {
+		in.until.Store(0)
+	}
 	if in.fails.Load() != 0 {
 		in.fails.Store(0)
 	}

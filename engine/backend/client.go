@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
+
 	"frontdesk/pipeline"
 )
 
@@ -21,6 +23,22 @@ type Config struct {
 	LeastRequests bool
 	// MaxBody bounds every answer's body, in bytes.
 	MaxBody int64
+	// EjectAfter and EjectFor configure passive health: an instance that
+	// fails EjectAfter times in a row is left out for EjectFor, doubled on
+	// each ejection in a row up to 5m. Zero: the defaults.
+	EjectAfter int
+	EjectFor   time.Duration
+	// Retry is the service's retry policy; a zero Attempts is DefaultRetry.
+	Retry Retry
+	// Breaker configures the service's circuit breaker; zero is
+	// DefaultBreaker.
+	Breaker Breaker
+	// Health, when set, runs active health checks between Start and
+	// Close.
+	Health *Health
+	// MaxConnections bounds the service's requests in flight (so its
+	// connections in use); 0 is unbounded.
+	MaxConnections int
 	// Transport makes the HTTP round trips. It is called directly, not
 	// through an http.Client: redirects are never followed and no cookies
 	// are kept, so a client's per-request copying would be pure cost.
@@ -47,6 +65,12 @@ type Request struct {
 	Timeout time.Duration
 	// Cache, when set, answers from the call's cache (the first layer).
 	Cache *CallCache
+	// Retry is the call's retry policy (its keys over the service's); nil
+	// is the service's.
+	Retry *Retry
+	// HedgeAfter, for an idempotent call, is how long the first try may
+	// go unanswered before a second goes to another instance; 0: never.
+	HedgeAfter time.Duration
 }
 
 // Response is a backend's whole answer. Body is read in full and bounded by
@@ -64,6 +88,12 @@ type Client struct {
 	pool      *pool
 	transport http.RoundTripper
 	maxBody   int64
+	retryCfg  Retry
+	cb        *gobreaker.CircuitBreaker[struct{}]
+	budget    *retryBudget
+	conns     chan struct{} // a slot per connection allowed, nil: unbounded
+	health    *Health       // nil: no active checks
+	checks    checkers
 	do        roundTrip // the layers, composed once
 	cc        cacheCounters
 }
@@ -74,6 +104,9 @@ type attempt struct {
 	try   int       // 1 for the first
 	avoid *instance // an instance a retry is leaving
 	inst  *instance // set by balance
+	// picked, when set, is told the instance balance picks (the hedge
+	// layer's second try avoids it).
+	picked chan<- *instance
 }
 
 // roundTrip is what each layer offers the one above it.
@@ -84,7 +117,28 @@ type layer func(next roundTrip) roundTrip
 
 // New builds the client of one service.
 func New(cfg Config) *Client {
-	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, pool: newPool(cfg.URLs, cfg.LeastRequests)}
+	if cfg.Retry.Attempts == 0 {
+		cfg.Retry = DefaultRetry
+	}
+	if cfg.Breaker == (Breaker{}) {
+		cfg.Breaker = DefaultBreaker
+	}
+	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, retryCfg: cfg.Retry,
+		pool: newPool(cfg.URLs, cfg.LeastRequests, cfg.EjectAfter, cfg.EjectFor), cb: newBreaker(cfg.Name, cfg.Breaker)}
+	c.budget = newRetryBudget(cfg.Breaker.Window)
+	if h := cfg.Health; h != nil {
+		hc := *h
+		if hc.Interval <= 0 {
+			hc.Interval = DefaultHealthEvery
+		}
+		if hc.Timeout <= 0 {
+			hc.Timeout = DefaultHealthWait
+		}
+		c.health = &hc
+	}
+	if cfg.MaxConnections > 0 {
+		c.conns = make(chan struct{}, cfg.MaxConnections)
+	}
 	c.do = compose(c.layers(), c.exchange)
 	return c
 }
@@ -92,8 +146,11 @@ func New(cfg Config) *Client {
 // layers lists the client's layers in the order a request meets them.
 func (c *Client) layers() []layer {
 	return []layer{
-		c.cache, // a hit makes no attempt at all
+		c.cache, // a hit makes no attempt at all, even with the breaker open
+		c.breaker,
 		c.retry,
+		c.hedge,
+		c.connLimit,
 		c.balance,
 	}
 }

@@ -218,11 +218,11 @@ func TestBalanceEjects(t *testing.T) {
 		req.Method = "POST" // no retries: each request is one attempt
 		c.Do(context.Background(), req)
 	}
-	if got := hits[0].Load(); got != ejectAfter {
-		t.Errorf("the failing instance saw %d requests, want %d (then ejected)", got, ejectAfter)
+	if got := hits[0].Load(); got != DefaultEjectAfter {
+		t.Errorf("the failing instance saw %d requests, want %d (then ejected)", got, DefaultEjectAfter)
 	}
-	if got := hits[1].Load(); got != 20-ejectAfter {
-		t.Errorf("the healthy instance saw %d requests, want %d", got, 20-ejectAfter)
+	if got := hits[1].Load(); got != 20-DefaultEjectAfter {
+		t.Errorf("the healthy instance saw %d requests, want %d", got, 20-DefaultEjectAfter)
 	}
 	if name := c.Name(); name != "svc" {
 		t.Errorf("name %q", name)
@@ -267,8 +267,8 @@ func TestFrozenInstanceEjected(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := frozenHits.Load(); got > ejectAfter+3 {
-		t.Errorf("the frozen instance got %d requests; it should be ejected after %d timeouts", got, ejectAfter)
+	if got := frozenHits.Load(); got > DefaultEjectAfter+3 {
+		t.Errorf("the frozen instance got %d requests; it should be ejected after %d timeouts", got, DefaultEjectAfter)
 	}
 	before := frozenHits.Load()
 	for range 10 {
@@ -312,8 +312,8 @@ func TestFrozenInstanceSequential(t *testing.T) {
 		cancel()
 	}
 	// The first try comes before anyone has answered, so it does not count.
-	if got := frozenHits.Load(); got != ejectAfter+1 {
-		t.Errorf("the frozen instance got %d of 30 requests, want %d (then ejected)", got, ejectAfter+1)
+	if got := frozenHits.Load(); got != DefaultEjectAfter+1 {
+		t.Errorf("the frozen instance got %d of 30 requests, want %d (then ejected)", got, DefaultEjectAfter+1)
 	}
 }
 
@@ -346,9 +346,81 @@ func TestTimeoutCutShortIsNotTheInstances(t *testing.T) {
 }
 
 func TestEjectDuration(t *testing.T) {
+	const ejectFor = DefaultEjectFor
 	for e, want := range map[int32]time.Duration{1: ejectFor, 2: 2 * ejectFor, 3: 4 * ejectFor, 5: ejectMax, 30: ejectMax, 64: ejectMax, 1 << 30: ejectMax} {
-		if got := ejectDuration(e); got != want {
+		if got := ejectDuration(ejectFor, e); got != want {
 			t.Errorf("ejection %d: %s, want %s", e, got, want)
 		}
+	}
+	if got := ejectDuration(time.Second, 3); got != 4*time.Second {
+		t.Errorf("eject_for 1s, third ejection: %s, want 4s", got)
+	}
+	if got := ejectDuration(time.Hour, 2); got != time.Hour {
+		t.Errorf("eject_for 1h is not shortened to 5m: %s", got)
+	}
+}
+
+// TestEjectConfigured: eject_after 2 takes the failing instance out after
+// two failures in a row.
+func TestEjectConfigured(t *testing.T) {
+	var hits [2]atomic.Int32
+	srvs := make([]*httptest.Server, 2)
+	for i := range srvs {
+		srvs[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			if i == 0 {
+				w.WriteHeader(500)
+			}
+		}))
+		defer srvs[i].Close()
+	}
+	tr := NewTransport()
+	defer tr.CloseIdleConnections()
+	c := New(Config{Name: "svc", URLs: []string{srvs[0].URL, srvs[1].URL}, MaxBody: 64, Transport: tr, EjectAfter: 2, EjectFor: time.Minute})
+	for range 10 {
+		req := get("/")
+		req.Method = "POST"
+		c.Do(context.Background(), req)
+	}
+	if got := hits[0].Load(); got != 2 {
+		t.Errorf("the failing instance saw %d requests, want 2 (eject_after 2)", got)
+	}
+	if until := time.Unix(0, c.pool.instances[0].until.Load()); time.Until(until) < 50*time.Second {
+		t.Errorf("ejected until %v, want about a minute from now", until)
+	}
+}
+
+// TestRetryPolicy: a call's attempts and idempotent flag decide how often
+// a request is sent.
+func TestRetryPolicy(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(503)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name   string
+		method string
+		retry  *Retry
+		want   int32
+	}{
+		{"GET, the service's default", "GET", nil, 2},
+		{"GET, 3 attempts", "GET", &Retry{Attempts: 3, Budget: 1}, 3},
+		{"GET, 1 attempt", "GET", &Retry{Attempts: 1}, 1},
+		{"POST, not idempotent", "POST", &Retry{Attempts: 3, Budget: 1}, 1},
+		{"POST, idempotent", "POST", &Retry{Attempts: 3, Budget: 1, Idempotent: true}, 3},
+		{"DELETE, idempotent", "DELETE", &Retry{Attempts: 2, Budget: 1, Idempotent: true}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n.Store(0)
+			c := newClient(t, 64, srv.URL)
+			req := get("/")
+			req.Method, req.Retry = tc.method, tc.retry
+			c.Do(context.Background(), req)
+			if got := n.Load(); got != tc.want {
+				t.Errorf("sent %d times, want %d", got, tc.want)
+			}
+		})
 	}
 }

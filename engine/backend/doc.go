@@ -6,11 +6,14 @@
 // A Client is a short list of layers, each in its own file and each
 // testable alone; layers lists them in the order they run:
 //
+//	breaker  -> fail at once while the service's circuit breaker is open
 //	retry    -> another try, on another instance, after a retryable failure
+//	hedge    -> a second try elsewhere when the first is slow
+//	connLimit -> wait for a free connection under max_connections
 //	balance  -> pick an instance; passive health (ejection)
 //	exchange -> the HTTP round trip, the body limit, and the status kept
 //
-// Breakers, hedging, per-call caches, metrics and client spans are each one
+// Per-call caches, metrics and client spans are each one
 // more layer in that list, not an edit in the middle of a long function.
 //
 // Errors are *pipeline.CallError values naming the call, so the edge maps

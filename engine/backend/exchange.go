@@ -6,11 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"frontdesk/pipeline"
 )
+
+// HeaderTimeout carries, on every backend request, the whole milliseconds
+// left of the call's deadline when the request was sent.
+const HeaderTimeout = "X-Request-Timeout-Ms"
 
 // exchange is the bottom layer: one HTTP round trip to the attempt's
 // instance, the whole body read within Config.MaxBody, and the answer
@@ -25,9 +32,12 @@ func (c *Client) exchange(ctx context.Context, a *attempt) (*Response, error) {
 	if err != nil {
 		return nil, fail(req, pipeline.FailRequest, err)
 	}
-	hr.Header = req.Header
-	if a.try > 1 {
-		hr.Header = req.Header.Clone() // the first try's request may still be referenced
+	// Each try has its own header map (tries may overlap when hedged), the
+	// values shared: nobody writes them.
+	hr.Header = make(http.Header, len(req.Header)+1)
+	maps.Copy(hr.Header, req.Header)
+	if d, ok := ctx.Deadline(); ok {
+		hr.Header[HeaderTimeout] = []string{strconv.FormatInt(max(time.Until(d).Milliseconds(), 0), 10)}
 	}
 	resp, err := c.transport.RoundTrip(hr)
 	if err != nil {
