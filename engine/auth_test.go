@@ -101,6 +101,12 @@ func authGateway(t *testing.T, log *slog.Logger, extra string) (*engine.Gateway,
   "calls": { "stock": { "service": "user", "path": "/stock", "headers": { "X-Client": "auth.sub" } } },
   "response": { "body": { "client": "auth.sub", "scopes": "auth.scopes", "claims": "auth.claims", "method": "auth.method" } }
 }`)},
+		"endpoints/uid.json": {Data: []byte(`{
+  "method": "GET", "path": "/uid",
+  "auth": { "require": ["jwt"] },
+  "calls": { "user": { "service": "user", "path": "/users/${auth.claims.uid}", "headers": { "X-User-Id": "auth.claims.uid" } } },
+  "response": { "body": { "uid": "auth.claims.uid", "claims": "auth.claims" } }
+}`)},
 		"endpoints/open.json": {Data: []byte(`{
   "method": "GET", "path": "/open",
   "response": { "body": { "sub": "auth.sub", "scopes": "auth.scopes", "claims": "auth.claims", "method": "auth.method" } }
@@ -402,5 +408,22 @@ func TestKeysFileErrors(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestLargeNumericClaims: a numeric claim past 2^53 (a 64-bit user id)
+// reaches the backend's path and headers, and the answer, with its digits.
+func TestLargeNumericClaims(t *testing.T) {
+	g, be := authGateway(t, nil, "")
+	r := call(g, "GET", "/uid", "Authorization", "Bearer "+token(t, map[string]any{"uid": uint64(9007199254740993)}))
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	sent := be.sent()
+	if len(sent) != 1 || sent[0].URL.Path != "/users/9007199254740993" || sent[0].Header.Get("X-User-Id") != "9007199254740993" {
+		t.Errorf("backend got %s, X-User-Id %q", sent[0].URL.Path, sent[0].Header.Get("X-User-Id"))
+	}
+	if !strings.Contains(r.raw, `"uid":9007199254740993`) || strings.Contains(r.raw, "9007199254740992") {
+		t.Errorf("answer %s", r.raw)
 	}
 }

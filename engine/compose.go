@@ -129,6 +129,7 @@ func (x *exchange) refresh(enc *transform.Encoder) {
 func (x *exchange) depsEncoder(c *Call) *transform.Encoder {
 	enc := transform.NewEncoder()
 	enc.AddNumbers(x.bodySpans)
+	enc.AddNumbers(x.authSpans)
 	for _, j := range c.deps {
 		r := &x.results[j]
 		enc.AddPending(r.decodedSpans) // decoded perhaps by the very expressions enc writes

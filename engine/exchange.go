@@ -30,6 +30,7 @@ type exchange struct {
 	// bodySpans holds the numbers of a JSON request body, so those that
 	// pass unchanged keep the client's digits.
 	bodySpans *transform.Spans
+	authSpans *transform.Spans // the token's claims' numbers, likewise
 	auth      map[string]any
 	xff       string
 	proto     string

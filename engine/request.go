@@ -37,7 +37,12 @@ func (x *exchange) prepare() error {
 	if p.reads["headers"] {
 		x.headers = requestHeaders(r)
 	}
-	x.auth = auth.FromContext(r.Context()).Env()
+	id := auth.FromContext(r.Context())
+	x.auth = id.Env()
+	if id.ClaimSpans != nil {
+		x.authSpans = id.ClaimSpans // a claim's digits, where it passes unchanged
+		x.enc.AddNumbers(id.ClaimSpans)
+	}
 	if p.reads["body"] {
 		if err := x.readBody(); err != nil {
 			return err

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"frontdesk/transform"
 	"slices"
 )
 
@@ -21,11 +22,14 @@ type Identity struct {
 	Method  Method
 	Subject string   // the sub claim, or the API key's client name
 	Scopes  []string // sorted, without duplicates
-	// Claims are every claim of a token (numbers as float64), empty for an
-	// API key.
+	// Claims are every claim of a token (numbers as float64, their digits
+	// in ClaimSpans), empty for an API key.
 	Claims map[string]any
 	// RateLimit is the API key client's own limit, nil when it has none.
 	RateLimit *RateLimit
+	// ClaimSpans holds the digits of the claims' numbers, for encoders
+	// (transform.Encoder.AddNumbers); nil for an API key.
+	ClaimSpans *transform.Spans
 
 	env map[string]any
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,7 +73,11 @@ type jwks struct {
 
 func newJWKS(url string, client *http.Client, log *slog.Logger, every, unknown time.Duration) (*jwks, error) {
 	if client == nil {
-		client = &http.Client{Timeout: jwksTimeout}
+		// Its own transport, so Close can end its connections; redirects
+		// are refused (a key set is fetched from the URL configured, never
+		// from wherever it points, nor downgraded from https).
+		client = &http.Client{Timeout: jwksTimeout, Transport: &http.Transport{Proxy: nil, MaxIdleConns: 2, IdleConnTimeout: time.Minute},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if every <= 0 {
 		every = DefaultJWKSRefresh
@@ -145,13 +150,30 @@ func (j *jwks) close() {
 			cancel()
 			<-done
 		}
+		j.client.CloseIdleConnections()
 	})
+}
+
+// refreshOnce is refresh, unless a fetch is in flight: then it waits for
+// that one to end, so no caller waits for two fetches.
+func (j *jwks) refreshOnce(ctx context.Context) error {
+	if j.fetchMu.TryLock() {
+		defer j.fetchMu.Unlock()
+		return j.refreshLocked(ctx)
+	}
+	j.fetchMu.Lock()
+	j.fetchMu.Unlock()
+	return nil
 }
 
 // refresh fetches the set and, when it changed, replaces the stored one.
 func (j *jwks) refresh(ctx context.Context) error {
 	j.fetchMu.Lock()
 	defer j.fetchMu.Unlock()
+	return j.refreshLocked(ctx)
+}
+
+func (j *jwks) refreshLocked(ctx context.Context) (err error) {
 	body, keys, err := j.fetch(ctx)
 	if j.afterFetch != nil {
 		defer func() { j.afterFetch(err) }()
@@ -210,6 +232,10 @@ func (j *jwks) fetch(ctx context.Context) ([]byte, []jwkset.JWK, error) {
 		if err != nil {
 			continue // a key this build cannot use (or a symmetric one, never published): skipped, as RFC 7517 5 says
 		}
+		if rk, ok := k.Key().(*rsa.PublicKey); ok && rk.N.BitLen() < minRSABits {
+			j.log.Warn("JWKS key skipped: RSA key too short", "url", j.url, "kid", m.KID, "bits", rk.N.BitLen())
+			continue // held to the rule public_keys are
+		}
 		keys = append(keys, k)
 	}
 	return body, keys, nil
@@ -233,7 +259,10 @@ func (j *jwks) key(ctx context.Context, tok *jwt.Token) (any, error) {
 		}
 		return nil, ErrUnknownKey
 	}
-	if err := j.refresh(ctx); err != nil {
+	// Detached from the request: a client that goes away must not waste
+	// the one fetch an unknown kid may make per j.unknown. A fetch already
+	// in flight (the background refresh) is waited for, not repeated.
+	if err := j.refreshOnce(context.WithoutCancel(ctx)); err != nil {
 		j.log.Warn("JWKS fetch for an unknown key failed", "url", j.url, "error", err.Error())
 		if !j.fetched.Load() {
 			return nil, ErrUnavailable

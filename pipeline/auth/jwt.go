@@ -3,9 +3,11 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"frontdesk/pipeline"
+	"frontdesk/transform"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -155,6 +157,8 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 	}
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(v.algs),
+		jwt.WithStrictDecoding(), // one token, one spelling: no second encoding of the same bytes verifies
+		jwt.WithJSONNumber(),     // claims are read again, with their digits, by claimsOf
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(cfg.Leeway),
@@ -214,10 +218,15 @@ func (v *JWT) Verify(ctx context.Context, token string) (*Identity, error) {
 	if err != nil {
 		return nil, v.refusalOf(tok, claims, err)
 	}
-	id, err := identityOf(claims)
+	values, spans, err := claimsOf(token)
+	if err != nil {
+		return nil, ErrClaims
+	}
+	id, err := identityOf(values)
 	if err != nil {
 		return nil, err
 	}
+	id.ClaimSpans = spans
 	exp, _ := claims.GetExpirationTime() // required: the parser checked it
 	v.cache.put(&sum, id, now, exp.Time, gen)
 	return id, nil
@@ -289,7 +298,34 @@ func (v *JWT) refusalOf(tok *jwt.Token, claims jwt.MapClaims, err error) error {
 
 // identityOf reads sub and the scopes: the scope claim (space-separated),
 // else scp, else scopes (a list, or a space-separated string).
-func identityOf(claims jwt.MapClaims) (*Identity, error) {
+// claimsOf decodes a verified token's claims as the gateway decodes any
+// JSON, so a numeric claim past 2^53 (a 64-bit user id) keeps its digits
+// where it is passed on unchanged, through the spans.
+func claimsOf(token string) (map[string]any, *transform.Spans, error) {
+	parts := strings.SplitN(token, ".", 3)
+	if len(parts) != 3 {
+		return nil, nil, ErrMalformed
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(parts[1])
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := transform.ScanJSON(raw, 64); err != nil {
+		return nil, nil, err
+	}
+	raw = transform.Compact(nil, raw)
+	v, spans, err := transform.DecodeSpans(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, nil, ErrClaims
+	}
+	return m, spans, nil
+}
+
+func identityOf(claims map[string]any) (*Identity, error) {
 	var sub string
 	if s, ok := claims["sub"]; ok {
 		if sub, ok = s.(string); !ok {
@@ -318,5 +354,5 @@ func identityOf(claims jwt.MapClaims) (*Identity, error) {
 		}
 		break
 	}
-	return newIdentity(MethodJWT, sub, scopes, map[string]any(claims)), nil
+	return newIdentity(MethodJWT, sub, scopes, claims), nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"frontdesk/pipeline"
+	"frontdesk/transform"
 )
 
 // Providers are the gateway's ways of signing in; nil ones are not
@@ -126,8 +127,10 @@ func (s *stage) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 	if s.rule.Allow != nil {
 		ok, err := s.rule.Allow(r, id)
 		if err != nil {
+			// The reason in fixed words: expr's own message holds the
+			// values it met, which may be a header or a claim.
 			s.p.Log.Warn("allow rule failed; the request is refused", "endpoint", s.rule.Endpoint,
-				"request_id", r.Header.Get(pipeline.HeaderRequestID), "error", err.Error())
+				"request_id", r.Header.Get(pipeline.HeaderRequestID), "reason", transform.Reason(err))
 		}
 		if !ok || err != nil {
 			s.refuse(w, r, s.forbidden("The endpoint's allow rule does not admit this client."), id.Subject)
@@ -215,18 +218,25 @@ func (s *stage) bearer(r *http.Request) (string, bool, error) {
 			}
 			return strings.TrimSpace(v[7:]), true, nil
 		}
+		// An Authorization header of another scheme: the cookie is read
+		// only when the header is absent.
+		return "", false, nil
 	}
 	if s.cookie == "" {
 		return "", false, nil
 	}
-	c, err := r.Cookie(s.cookie)
-	if err != nil {
+	found := r.CookiesNamed(s.cookie)
+	switch {
+	case len(found) == 0:
 		return "", false, nil
-	}
-	if len(c.Value) > MaxCredential {
+	case len(found) > 1:
+		// Two cookies of one name (one may be planted by a sibling
+		// subdomain): neither is trusted.
+		return "", false, refusal("more than one " + s.cookie + " cookie was sent")
+	case len(found[0].Value) > MaxCredential:
 		return "", false, ErrTooLarge
 	}
-	return c.Value, c.Value != "", nil
+	return found[0].Value, found[0].Value != "", nil
 }
 
 // refuse answers a refused request and logs why: the status, the reason
