@@ -40,7 +40,7 @@ func largeListGateway(tb testing.TB, body []byte, limits string, templates map[s
 		"gateway.json": {Data: []byte(`{"endpoints": ["e"], "services": {"s": {"urls": ["` + backend.URL + `"]}}, "limits": ` + limits + `}`)},
 	}
 	for name, tmpl := range templates {
-		fsys["e/"+name+".json"] = &fstest.MapFile{Data: []byte(`{"method": "GET", "path": "/` + name + `", "calls": {"x": {"service": "s", "path": "/"}}, "response": {"body": ` + tmpl + `}}`)}
+		fsys["e/"+name+".json"] = &fstest.MapFile{Data: []byte(`{"method": "GET", "path": "/` + name + `", "timeout": "60s", "calls": {"x": {"service": "s", "path": "/"}}, "response": {"body": ` + tmpl + `}}`)}
 	}
 	tr := engine.NewTransport()
 	g, err := engine.Load(fsys, "gateway.json", engine.Options{Transport: tr})
@@ -127,7 +127,7 @@ func TestDecodedTotalBound(t *testing.T) {
 		t.Skip("allocates about 1 GB")
 	}
 	const clients = 32
-	body := largeList(150000) // 3.6 MB, about 50 MB decoded whole
+	body := largeList(100000) // 2.4 MB, about 33 MB decoded whole
 	g, done := largeListGateway(t, body, `{"max_decoded_total": "100MB"}`, largeTemplates)
 	defer done()
 	var peak atomic.Uint64
