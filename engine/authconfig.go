@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -127,16 +128,28 @@ func (d *decoder) jwt(n *Node) (*auth.JWTConfig, []*Node) {
 			}
 		case "issuer":
 			c.Issuer = d.str(v, f)
+			if v.Kind == KindString && c.Issuer == "" && !d.envFailed[v] {
+				d.errorf(v.Pos, RuleSchema, f, "auth.jwt.issuer is empty, which would turn the issuer check off; leave the key out to accept any issuer")
+			}
 		case "audience":
 			if v.Kind == KindString {
 				c.Audience = []string{v.Str}
 			} else {
 				c.Audience = d.strList(v, f)
 			}
+			if slices.Contains(c.Audience, "") && !d.envFailed[v] {
+				d.errorf(v.Pos, RuleSchema, f, "auth.jwt.audience holds an empty value; name the audiences tokens must be for")
+			}
 		case "algorithms":
 			c.Algorithms = d.strList(v, f)
 		case "leeway":
 			c.Leeway = d.nonNegativeDuration(v, f)
+			switch {
+			case c.Leeway > maxLeeway:
+				d.errorf(v.Pos, RuleDuration, f, "auth.jwt.leeway %s is more than %s: exp and nbf would mean little", c.Leeway, maxLeeway)
+			case c.Leeway > leewayWarn:
+				d.add(v.Pos, SevWarning, RuleDuration, f, "auth.jwt.leeway %s is long: tokens stay accepted that long after they expire", c.Leeway)
+			}
 		case "cookie":
 			c.Cookie = d.str(v, f)
 		}
@@ -144,8 +157,18 @@ func (d *decoder) jwt(n *Node) (*auth.JWTConfig, []*Node) {
 	if n.Get("algorithms") == nil {
 		d.errorf(n.Pos, RuleSchema, "auth.jwt.algorithms", "auth.jwt needs \"algorithms\", the accepted signing algorithms listed explicitly, such as [\"RS256\"]")
 	}
+	if n.Get("audience") == nil && (n.Get("jwks_url") != nil || n.Get("public_keys") != nil) {
+		d.add(n.Pos, SevWarning, RuleNoAudience, "auth.jwt.audience",
+			"auth.jwt names no audience: every token the issuer signs, for any application, is accepted; set \"audience\"")
+	}
 	return c, keys
 }
+
+// Leeway bounds: past leewayWarn a warning, past maxLeeway an error.
+const (
+	leewayWarn = 5 * time.Minute
+	maxLeeway  = time.Hour
+)
 
 // jwksURL checks a jwks_url: an http(s) URL, and a warning for plain http
 // beyond loopback, where anyone on the path could swap the keys.

@@ -246,7 +246,7 @@ func (c *compiler) compile() *Plan {
 			resp.status = c.expr(r.Status, "response.status", withCalls)
 		}
 		for _, h := range r.Headers {
-			if hopByHop[h.Key] {
+			if hopByHop[h.Key] || corsOwned(h.Key) {
 				c.d.errorf(h.KeyPos, RuleReservedHeader, "response.headers."+h.Key,
 					"response.headers: %s belongs to the connection and is set by the gateway; a spec cannot set it", h.Key)
 				continue
@@ -419,7 +419,7 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 	call.codec = codec
 	for _, f := range cs.ForwardHeaders {
 		h := http.CanonicalHeaderKey(f.Str)
-		if hopByHop[h] {
+		if hopByHop[h] || corsOwned(h) {
 			c.d.errorf(f.Pos, RuleReservedHeader, field+".forward_headers",
 				"%s.forward_headers: %s belongs to the connection and is set by the gateway; it cannot be forwarded", field, h)
 			continue
@@ -597,4 +597,10 @@ var hopByHop = map[string]bool{
 	"Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true, "Proxy-Authorization": true,
 	"Proxy-Connection": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
 	"Host": true, "Content-Length": true,
+}
+
+// corsOwned headers are the CORS stage's: a spec or a backend setting them
+// would undo what it decided for the request's origin.
+func corsOwned(name string) bool {
+	return name == "Vary" || strings.HasPrefix(name, "Access-Control-")
 }

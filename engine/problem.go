@@ -93,6 +93,7 @@ const (
 	RuleForEach         = "for-each-not-list"
 	RuleMergeCollision  = "merge-collision"
 	RuleReservedHeader  = "reserved-header"
+	RuleNoAudience      = "jwt-no-audience"
 	RuleAuthMissing     = "auth-not-configured"
 	RuleAllowNotBool    = "allow-not-boolean"
 	RuleAuthOnPublic    = "auth-on-public"
