@@ -220,9 +220,13 @@ func TestCacheNeverStored(t *testing.T) {
 	url := serve(t, g)
 	for _, path := range []string{"/err", "/partial", "/cookie"} {
 		for i := range 2 {
-			resp, _ := fetch(t, url+path)
+			resp, body := fetch(t, url+path)
 			if resp.Header.Get("Cache-Status") != miss {
 				t.Errorf("%s, request %d: %d %v", path, i, resp.StatusCode, resp.Header)
+			}
+			// A problem written behind the cache names this request's id.
+			if id := resp.Header.Get("X-Request-Id"); path == "/err" && (id == "" || !strings.Contains(body, `"request_id":"`+id+`"`)) {
+				t.Errorf("%s: X-Request-Id %q, body %s", path, id, body)
 			}
 		}
 	}
