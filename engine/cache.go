@@ -488,6 +488,11 @@ func (p *Plan) Cache() *CacheRule {
 // the key (they are, so it is safe, but rarely what was meant).
 func (c *compiler) checkCacheScope(p *Plan) {
 	r := p.cache
+	if r != nil && p.Method != http.MethodGet && p.Method != http.MethodHead {
+		c.d.add(r.node.Pos, SevWarning, RuleCacheMethod, "cache",
+			"cache on a %s endpoint does nothing: only GET and HEAD answers are cached", p.Method)
+		return
+	}
 	if r == nil || r.scope != cache.ScopeShared || !r.readsAuthAnyhere || p.auth == nil {
 		return
 	}

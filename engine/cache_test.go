@@ -220,9 +220,13 @@ func TestCacheNeverStored(t *testing.T) {
 	url := serve(t, g)
 	for _, path := range []string{"/err", "/partial", "/cookie"} {
 		for i := range 2 {
-			resp, _ := fetch(t, url+path)
+			resp, body := fetch(t, url+path)
 			if resp.Header.Get("Cache-Status") != miss {
 				t.Errorf("%s, request %d: %d %v", path, i, resp.StatusCode, resp.Header)
+			}
+			// A problem written behind the cache names this request's id.
+			if id := resp.Header.Get("X-Request-Id"); path == "/err" && (id == "" || !strings.Contains(body, `"request_id":"`+id+`"`)) {
+				t.Errorf("%s: X-Request-Id %q, body %s", path, id, body)
 			}
 		}
 	}
@@ -429,5 +433,29 @@ func TestCallCache(t *testing.T) {
 	}
 	if len(seen) != len(want) {
 		t.Errorf("backend requests %v", seen)
+	}
+}
+
+// TestCacheHonorClientNoCache: with cache.honor_client_no_cache a
+// request's Cache-Control: no-cache skips the lookup and refreshes the
+// entry (fwd=request); without it, no-cache is a hit like any request.
+func TestCacheHonorClientNoCache(t *testing.T) {
+	spec := map[string]string{"ok": `{"method": "GET", "path": "/ok", "cache": {"ttl": "30s"}, "calls": {"it": {"service": "be", "path": "/ok"}}}`}
+	for _, honor := range []bool{true, false} {
+		extra := ""
+		if honor {
+			extra = `, "cache": {"honor_client_no_cache": true}`
+		}
+		g, be := limitGateway(t, extra, spec)
+		url := serve(t, g)
+		_, b1 := fetch(t, url+"/ok")
+		r2, b2 := fetch(t, url+"/ok", "Cache-Control", "no-cache")
+		r3, b3 := fetch(t, url+"/ok")
+		switch {
+		case honor && (r2.Header.Get("Cache-Status") != "frontdesk; fwd=request" || b2 == b1 || r3.Header.Get("Cache-Status") != hit || b3 != b2 || be.n.Load() != 2):
+			t.Errorf("honored: %v %s, then %v %s (first %s), %d backend requests", r2.Header, b2, r3.Header, b3, b1, be.n.Load())
+		case !honor && (r2.Header.Get("Cache-Status") != hit || b2 != b1 || be.n.Load() != 1):
+			t.Errorf("not honored: %v %s, %d backend requests", r2.Header, b2, be.n.Load())
+		}
 	}
 }

@@ -11,6 +11,10 @@ import (
 // Service is the name of the service the call goes to.
 func (c *Call) Service() string { return c.service.Name }
 
+// CacheTTL is how long the call's answers are kept (calls.NAME.cache),
+// 0 when they are not.
+func (c *Call) CacheTTL() time.Duration { return c.cacheTTL }
+
 // ForEach is the call's for_each expression, or "".
 func (c *Call) ForEach() string { return source(c.forEach) }
 

@@ -98,6 +98,7 @@ const (
 	RuleAllowNotBool    = "allow-not-boolean"
 	RuleAuthOnPublic    = "auth-on-public"
 	RuleSharedCacheAuth = "shared-cache-reads-auth"
+	RuleCacheMethod     = "cache-not-get"
 	RulePlainJWKS       = "plain-http-jwks"
 )
 

@@ -77,11 +77,46 @@ func explain(args []string, env func(string) (string, bool), stdout, stderr io.W
 	return nil
 }
 
-// The edge stages not built yet; explain says so rather than omit them.
-const (
-	edgeLimit = "none"
-	edgeCache = "none"
-)
+// limitText is the endpoint's rate limit in a few words:
+// "10/s, burst 20, key client" or "none".
+func limitText(p *engine.Plan) string {
+	rl := p.RateLimit()
+	if rl == nil {
+		return "none"
+	}
+	s := fmt.Sprintf("%s, burst %d, key %s", rl.Rate, rl.Burst, rl.Key)
+	if rl.Default {
+		s += " (gateway default)"
+	}
+	return s
+}
+
+// limitJSON is the rate limit for --format json: "none" or its parts.
+func limitJSON(p *engine.Plan) any {
+	rl := p.RateLimit()
+	if rl == nil {
+		return "none"
+	}
+	return map[string]any{"rate": rl.Rate, "burst": rl.Burst, "key": rl.Key, "gateway_default": rl.Default}
+}
+
+// cacheText is the endpoint's response cache: "30s, scope user, key
+// method + route + ..." or "none".
+func cacheText(p *engine.Plan) string {
+	c := p.Cache()
+	if c == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%s, scope %s, key %s", c.TTL, c.Scope, strings.Join(c.Parts, " + "))
+}
+
+func cacheJSON(p *engine.Plan) any {
+	c := p.Cache()
+	if c == nil {
+		return "none"
+	}
+	return map[string]any{"ttl_ms": ms(c.TTL), "scope": c.Scope, "key": c.Parts}
+}
 
 // authJSON is an endpoint's auth for --format json: "none", or its rule.
 func authJSON(p *engine.Plan) any {
@@ -101,7 +136,7 @@ func explainText(w io.Writer, p *engine.Plan) {
 	if p.Summary != "" {
 		fmt.Fprintf(w, "  %s\n", p.Summary)
 	}
-	fmt.Fprintf(w, "  timeout %s; auth: %s; rate limit: %s; cache: %s\n\n", p.Timeout, p.Auth().Describe(), edgeLimit, edgeCache)
+	fmt.Fprintf(w, "  timeout %s; auth: %s\n  rate limit: %s\n  cache: %s\n\n", p.Timeout, p.Auth().Describe(), limitText(p), cacheText(p))
 	if len(p.Calls) == 0 {
 		fmt.Fprintln(w, "  no calls")
 		return
@@ -139,6 +174,9 @@ func notes(c *engine.Call) string {
 	}
 	if f := c.When(); f != "" {
 		n = append(n, "when "+f)
+	}
+	if ttl := c.CacheTTL(); ttl > 0 {
+		n = append(n, "cached "+ttl.String())
 	}
 	return strings.Join(n, "; ")
 }
@@ -201,6 +239,7 @@ type explainedCall struct {
 	Optional  bool     `json:"optional"`
 	ForEach   string   `json:"for_each,omitempty"`
 	When      string   `json:"when,omitempty"`
+	CacheMS   int64    `json:"cache_ttl_ms,omitempty"`
 	// Resilience: the balancing, breaker, retry and hedge settings that
 	// apply (see resilienceJSON).
 	Resilience map[string]any `json:"resilience"`
@@ -211,14 +250,15 @@ func explainJSON(w io.Writer, p *engine.Plan) {
 	calls := []explainedCall{}
 	for _, c := range p.Calls {
 		calls = append(calls, explainedCall{Name: c.Name, Service: c.Service(), Method: c.Method, TimeoutMS: ms(c.Timeout),
-			WaitsFor: p.Deps(c), Optional: c.Optional, ForEach: c.ForEach(), When: c.When(), Resilience: resilienceJSON(c)})
+			WaitsFor: p.Deps(c), Optional: c.Optional, ForEach: c.ForEach(), When: c.When(), CacheMS: ms(c.CacheTTL()),
+			Resilience: resilienceJSON(c)})
 	}
 	if path == nil {
 		path = []string{}
 	}
 	out := map[string]any{
 		"method": p.Method, "route": p.Route, "file": p.File, "summary": p.Summary, "timeout_ms": ms(p.Timeout),
-		"auth": authJSON(p), "rate_limit": edgeLimit, "cache": edgeCache, "calls": calls,
+		"auth": authJSON(p), "rate_limit": limitJSON(p), "cache": cacheJSON(p), "calls": calls,
 		"critical_path": map[string]any{"calls": path, "worst_case_ms": ms(worst)},
 	}
 	b, _ := json.MarshalIndent(out, "", "  ")

@@ -75,14 +75,14 @@ func harness(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	fl.SetOutput(stderr)
 	fl.DurationVar(&o.duration, "duration", 10*time.Second, "measured duration of each run")
 	fl.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each run (0: none)")
-	fl.IntVar(&o.conns, "connections", 32, "connections for the direct row, the floor and cases 1-4")
+	fl.IntVar(&o.conns, "connections", 32, "connections for the direct row, the floor and every case but 5")
 	fl.IntVar(&o.slowConns, "slow-connections", 4, "connections for case 5 and its direct and floor runs")
 	fl.DurationVar(&o.slowDelay, "slow-delay", 5*time.Millisecond, "delay of every answer of the slow backends (case 5)")
 	fl.IntVar(&o.threads, "threads", 2, "wrk threads (at most -connections)")
 	fl.StringVar(&o.gen, "gen", "auto", "load generator: wrk, go, or auto (wrk when it is on PATH)")
 	fl.StringVar(&o.frontdesk, "frontdesk", "", "frontdesk binary to run (default: go build ./cmd/frontdesk into a temporary folder)")
 	fl.StringVar(&o.config, "config", "", "gateway.json of the cases (default testdata/loadtest/gateway.json of this module)")
-	fl.StringVar(&o.cases, "cases", "1,2,3,4,5,6", "cases to run, comma-separated")
+	fl.StringVar(&o.cases, "cases", "1,2,3,4,5,6,7,8", "cases to run, comma-separated (1-8)")
 	fl.DurationVar(&o.soak, "soak", 0, "after the cases, load case 3 this long (e.g. 60s), sampling the gateway's RSS, and compare its goroutines before and after")
 	fl.DurationVar(&o.readyTimeout, "ready-timeout", 30*time.Second, "how long each started process may take to answer")
 	fl.StringVar(&o.jsonOut, "json", "", "also write every run's measurements to this file")
@@ -101,8 +101,8 @@ func harness(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	cases := map[int]bool{}
 	for c := range strings.SplitSeq(o.cases, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
-		if err != nil || n < 1 || n > 6 {
-			fmt.Fprintf(stderr, "loadtest: -cases: %q is not a case from 1 to 6\n", c)
+		if err != nil || n < 1 || n > 8 {
+			fmt.Fprintf(stderr, "loadtest: -cases: %q is not a case from 1 to 8\n", c)
 			return exitCode(2)
 		}
 		cases[n] = true
@@ -296,7 +296,7 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 			target{"floor1", "floor, 1 call", floorURL + "/one/" + cartID, o.conns, fl, []string{"cart"}, ""},
 			target{"case1", "1 one backend, passthrough", gwURL + "/lt/one/" + cartID, o.conns, gw, []string{"cart"}, ""})
 	}
-	if cases[2] || cases[3] || cases[4] || cases[6] {
+	if cases[2] || cases[3] || cases[4] || cases[6] || cases[7] || cases[8] {
 		ts = append(ts, target{"floor3", "floor, 3 calls", floorURL + "/checkout/" + cartID + query, o.conns, fl, checkout, ""})
 	}
 	if cases[2] {
@@ -305,6 +305,12 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 	if cases[6] {
 		ts = append(ts, target{"case6", "6 case 2 behind JWT (RS256)", gwURL + "/lt/checkout-jwt/" + cartID + query, o.conns, gw, checkout,
 			"Authorization: Bearer " + iss.token})
+	}
+	if cases[7] {
+		ts = append(ts, target{"case7", "7 case 2 behind a rate limit", gwURL + "/lt/checkout-limited/" + cartID + query, o.conns, gw, checkout, ""})
+	}
+	if cases[8] {
+		ts = append(ts, target{"case8", "8 case 2, a cache hit", gwURL + "/lt/checkout-cached/" + cartID + query, o.conns, gw, checkout, ""})
 	}
 	if cases[3] {
 		ts = append(ts, target{"case3", "3 checkout, 3 JSON, template", gwURL + "/lt/checkout-template/" + cartID + query, o.conns, gw,

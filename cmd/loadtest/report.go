@@ -11,9 +11,9 @@ import (
 // which direct run.
 var (
 	floorOf = map[string]string{"case1": "floor1", "case2": "floor3", "case3": "floor3", "case4": "floor3", "case5": "floor5",
-		"case6": "floor3"}
+		"case6": "floor3", "case7": "floor3", "case8": "floor3"}
 	directOf = map[string]string{"case1": "direct", "case2": "direct", "case3": "direct", "case4": "direct", "case5": "direct5",
-		"case6":  "direct",
+		"case6": "direct", "case7": "direct", "case8": "direct",
 		"floor1": "direct", "floor3": "direct", "floor5": "direct5"}
 )
 
@@ -75,7 +75,7 @@ func (h *harnessState) report(runs []runResult, soak *soakResult) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "CPU µs/req: the row's own process (gateway; floor; demo backends for direct rows), utime+stime from /proc/PID/stat")
 	fmt.Fprintln(w, "  over the measured run, divided by the requests completed. ×floor: the gateway's CPU per request over the floor's")
-	fmt.Fprintln(w, "  for the same job (case 1: floor 1 call; cases 2-4 and 6: floor 3 calls; case 5: floor 3 calls × 5 ms). RSS: VmRSS after the run.")
+	fmt.Fprintln(w, "  for the same job (case 1: floor 1 call; cases 2-4 and 6-8: floor 3 calls; case 5: floor 3 calls × 5 ms). RSS: VmRSS after the run.")
 	if c2, c6 := byKey["case2"], byKey["case6"]; c2 != nil && c6 != nil {
 		fmt.Fprintf(w, "Case 6 is case 2 behind JWT (RS256, one token for every request, as a hot client: verified once, then cached):\n")
 		fmt.Fprintf(w, "  %.0f µs/req with JWT, %.0f without: %+.0f µs/req.\n", c6.CPUUS["gateway"], c2.CPUUS["gateway"], c6.CPUUS["gateway"]-c2.CPUUS["gateway"])

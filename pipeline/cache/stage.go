@@ -231,7 +231,13 @@ func (c *Cache) fill(r *http.Request, next http.Handler, key string, store bool)
 	fr := r.WithContext(ctx)
 	fr.Body = http.NoBody // GET and HEAD only; the leader's body may be closed if it leaves
 	f := &filled{leader: r}
+	// The request id the stage in front set, so a problem the fill writes
+	// names it (pipeline.WriteError reads it from the answer's headers);
+	// copyHeader never hands it to another request.
 	rec := &recorder{header: http.Header{}}
+	if id := r.Header.Get(pipeline.HeaderRequestID); id != "" {
+		rec.header.Set(pipeline.HeaderRequestID, id)
+	}
 	func() {
 		defer func() {
 			if v := recover(); v != nil {
@@ -243,6 +249,9 @@ func (c *Cache) fill(r *http.Request, next http.Handler, key string, store bool)
 					c.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 				}
 				rec = &recorder{header: http.Header{}}
+				if id := r.Header.Get(pipeline.HeaderRequestID); id != "" {
+					rec.header.Set(pipeline.HeaderRequestID, id)
+				}
 				pipeline.WriteError(rec, fr, &pipeline.PanicError{Value: v})
 			}
 		}()
@@ -309,7 +318,7 @@ func (c *Cache) put(ctx context.Context, key string, f *filled) {
 func copyHeader(dst, src http.Header) {
 	for k, vs := range src {
 		switch k {
-		case "Content-Length":
+		case "Content-Length", pipeline.HeaderRequestID: // each request keeps its own id
 		case "Vary":
 			dst[k] = append(dst[k], vs...)
 		default:
