@@ -133,3 +133,67 @@ func TestSignals(t *testing.T) {
 		t.Fatal("no exit within 10s of SIGTERM")
 	}
 }
+
+// TestShutdownDrains: a request in flight when SIGTERM arrives is answered
+// in full; then the process exits 0.
+func TestShutdownDrains(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok": true}`)
+	}))
+	defer backend.Close()
+	cmd, addr, logs := startGateway(t, backend.URL)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	answered := make(chan error, 1)
+	go func() {
+		resp, err := client.Get("http://" + addr + "/x")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(b), `"ok":true`) {
+				err = fmt.Errorf("%d %s", resp.StatusCode, b)
+			}
+		}
+		answered <- err
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the backend")
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	awaitLog(t, logs, "shutting down")
+	close(release) // the backend answers only once shutdown has begun
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Errorf("the request in flight at SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request in flight was never answered")
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after draining")
+	}
+}

@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -106,16 +107,41 @@ func timedOut(ctx context.Context, err error) bool {
 	return ctx.Err() == context.DeadlineExceeded && errors.As(err, &ce) && ce.Failure == pipeline.FailTimeout
 }
 
-// pick chooses the instance for one attempt: round robin, or the one with
-// the fewest requests in flight (ties go round robin), among those not
-// ejected and not avoid (the instance a retry is leaving). When none is
-// left, the one that comes back soonest.
+// pick chooses the instance for one attempt: round robin, or with
+// least_requests the one with fewer requests in flight of two drawn at
+// random (of two instances, the fewer of both; ties go round robin), among
+// those not ejected and not avoid (the instance a retry is leaving). When
+// none is left, the one that comes back soonest.
 func (p *pool) pick(avoid *instance) *instance {
 	n := len(p.instances)
 	if n == 1 {
 		return p.instances[0]
 	}
 	now := time.Now().UnixNano()
+	eligible := func(in *instance) bool { return in != avoid && in.until.Load() <= now }
+	if p.leastReq && n > 2 {
+		// Power of two choices: two instances at random, the one with fewer
+		// requests in flight. Cheap at any size, and it does not send every
+		// caller to the same least-loaded instance at once.
+		i := rand.IntN(n)
+		j := rand.IntN(n - 1)
+		if j >= i {
+			j++
+		}
+		a, b := p.instances[i], p.instances[j]
+		switch okA, okB := eligible(a), eligible(b); {
+		case okA && okB:
+			if b.inflight.Load() < a.inflight.Load() {
+				return b
+			}
+			return a
+		case okA:
+			return a
+		case okB:
+			return b
+		}
+		// Both out: the scan below finds one that is in.
+	}
 	start := int((p.next.Add(1) - 1) % uint64(n)) // the first request goes to the first URL
 	var best *instance
 	for k := 0; k < n; k++ {

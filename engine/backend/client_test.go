@@ -424,3 +424,30 @@ func TestRetryPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestLeastRequestsTwoChoices: over more than two instances, least
+// requests draws two and takes the less loaded, so a busy instance is never
+// picked while any other is idle, and the idle ones share the calls.
+func TestLeastRequestsTwoChoices(t *testing.T) {
+	p := newPool([]string{"http://a", "http://b", "http://c", "http://d"}, true, 5, 30*time.Second)
+	p.instances[0].inflight.Store(100)
+	picked := map[string]int{}
+	for range 3000 {
+		picked[p.pick(nil).base]++
+	}
+	if picked["http://a"] != 0 {
+		t.Errorf("the busy instance was picked %d times", picked["http://a"])
+	}
+	for _, b := range []string{"http://b", "http://c", "http://d"} {
+		if picked[b] < 500 {
+			t.Errorf("%s picked %d of 3000 times: the idle ones should share", b, picked[b])
+		}
+	}
+	// Ejected instances are never drawn while others are in.
+	p.instances[1].until.Store(time.Now().Add(time.Hour).UnixNano())
+	for range 1000 {
+		if in := p.pick(nil); in == p.instances[1] {
+			t.Fatal("an ejected instance was picked")
+		}
+	}
+}
