@@ -71,11 +71,11 @@ func TestRedisGCRA(t *testing.T) {
 // passed on the server's clock, and not before.
 func TestRedisRefill(t *testing.T) {
 	conn := openRedis(t, redistest.URL(t), redistest.Prefix(t), time.Second)
-	l := mustLimiter(t, NewRedis(conn), "e", "20/s", 2) // one back every 50ms
+	l := mustLimiter(t, NewRedis(conn), "e", "2/s", 2) // one back every 500ms: room for a loaded machine
 	allow(t, l, "k")
 	allow(t, l, "k")
 	d := allow(t, l, "k")
-	if d.Allowed || d.RetryAfter <= 0 || d.RetryAfter > 50*time.Millisecond || d.Reset > 100*time.Millisecond {
+	if d.Allowed || d.RetryAfter <= 0 || d.RetryAfter > 500*time.Millisecond || d.Reset > time.Second {
 		t.Fatalf("over the limit: %+v", d)
 	}
 	// Waiting the time the limiter gave (the feature under test, not a

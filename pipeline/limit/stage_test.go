@@ -111,7 +111,7 @@ func TestGuardPick(t *testing.T) {
 // TestRetryAfterAtLeastOne: a refusal with less than a second to wait
 // still says Retry-After: 1.
 func TestRetryAfterAtLeastOne(t *testing.T) {
-	srv, _ := served(t, &Guard{Pick: byClient(mustLimiter(t, NewMemory(MemoryOptions{}), "e", "100/s", 1))})
+	srv, _ := served(t, &Guard{Pick: byClient(mustLimiter(t, NewMemory(MemoryOptions{}), "e", "2/s", 1))}) // 500ms between requests: the second comes well within it
 	get(t, srv, "a")
 	resp := get(t, srv, "a")
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "1" || resp.Header.Get("RateLimit-Reset") != "1" {
