@@ -6,15 +6,19 @@
 // A Client is a short list of layers, each in its own file and each
 // testable alone; layers lists them in the order they run:
 //
-//	breaker  -> fail at once while the service's circuit breaker is open
-//	retry    -> another try, on another instance, after a retryable failure
-//	hedge    -> a second try elsewhere when the first is slow
+//	cache     -> a call's cached answer (calls.NAME.cache), before any try
+//	breaker   -> fail at once while the service's circuit breaker is open
+//	retry     -> another try, on another instance, after a retryable failure
+//	hedge     -> a second try elsewhere when the first is slow
 //	connLimit -> wait for a free connection under max_connections
-//	balance  -> pick an instance; passive health (ejection)
-//	exchange -> the HTTP round trip, the body limit, and the status kept
+//	balance   -> pick an instance; passive health (ejection)
+//	exchange  -> the HTTP round trip, the body limit, and the status kept
 //
-// Per-call caches, metrics and client spans are each one
-// more layer in that list, not an edit in the middle of a long function.
+// Picking an instance sits below retry, not above it, because each try
+// goes to another instance. The status is classified (accept_status) in
+// Do, around the list, since retry and health need the raw status first.
+// Metrics and client spans will each be one more layer in that list, not
+// an edit in the middle of a long function.
 //
 // Errors are *pipeline.CallError values naming the call, so the edge maps
 // them to a status and a problem document through its one table.
