@@ -73,20 +73,7 @@ func (p *Plan) allowFunc() func(*http.Request, *auth.Identity) (bool, error) {
 		return nil
 	}
 	return func(r *http.Request, id *auth.Identity) (bool, error) {
-		env := make(map[string]any, len(e.Reads))
-		for _, n := range e.Reads {
-			switch n {
-			case "auth":
-				env[n] = id.Env()
-			case "params":
-				env[n] = pathParams(r, p.params)
-			case "query":
-				env[n] = firstQueryValues(r)
-			case "headers":
-				env[n] = requestHeaders(r)
-			}
-		}
-		v, err := e.Run(env)
+		v, err := e.Run(p.edgeEnv(r, id, e))
 		if err != nil {
 			return false, err
 		}
@@ -113,4 +100,24 @@ func (p *Plan) Auth() *AuthRule {
 		return nil
 	}
 	return &AuthRule{Require: p.auth.require, Scopes: p.auth.scopes, Allow: source(p.auth.allow)}
+}
+
+// edgeEnv is the variables of an expression the edge runs before any call
+// (allow, a rate-limit key, a cache vary): auth, params, query and headers,
+// only those e reads.
+func (p *Plan) edgeEnv(r *http.Request, id *auth.Identity, e *expression) map[string]any {
+	env := make(map[string]any, len(e.Reads))
+	for _, n := range e.Reads {
+		switch n {
+		case "auth":
+			env[n] = id.Env()
+		case "params":
+			env[n] = pathParams(r, p.params)
+		case "query":
+			env[n] = firstQueryValues(r)
+		case "headers":
+			env[n] = requestHeaders(r)
+		}
+	}
+	return env
 }

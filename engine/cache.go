@@ -368,20 +368,7 @@ func authPart(id *auth.Identity, k string) cache.Part {
 // nil and a failed expression are absent.
 func (p *Plan) varyPart(r *http.Request, id *auth.Identity, i int, e *expression) cache.Part {
 	name := fmt.Sprintf("vary.%d", i)
-	env := make(map[string]any, len(e.Reads))
-	for _, n := range e.Reads {
-		switch n {
-		case "auth":
-			env[n] = id.Env()
-		case "params":
-			env[n] = pathParams(r, p.params)
-		case "query":
-			env[n] = firstQueryValues(r)
-		case "headers":
-			env[n] = requestHeaders(r)
-		}
-	}
-	v, err := e.Run(env)
+	v, err := e.Run(p.edgeEnv(r, id, e))
 	if err != nil || v == nil {
 		return cache.Part{Name: name}
 	}

@@ -333,20 +333,7 @@ func (p *Plan) rateKey(rule *rateRule, r *http.Request, id *auth.Identity, trust
 		}
 	case keyExpr:
 		e := rule.expr
-		env := make(map[string]any, len(e.Reads))
-		for _, n := range e.Reads {
-			switch n {
-			case "auth":
-				env[n] = id.Env()
-			case "params":
-				env[n] = pathParams(r, p.params)
-			case "query":
-				env[n] = firstQueryValues(r)
-			case "headers":
-				env[n] = requestHeaders(r)
-			}
-		}
-		v, err := e.Run(env)
+		v, err := e.Run(p.edgeEnv(r, id, e))
 		if err != nil {
 			p.rt.log.Debug("rate_limit.key failed; the IP is the key", "endpoint", p.Method+" "+p.Route,
 				"request_id", r.Header.Get(pipeline.HeaderRequestID), "error", err)
