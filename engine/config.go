@@ -282,34 +282,24 @@ func (d *decoder) limits(n *Node, field string) Limits {
 
 // withDefaults fills zero fields of l from def.
 func (l Limits) withDefaults(def Limits) Limits {
-	if l.MaxRequestBody == 0 {
-		l.MaxRequestBody = def.MaxRequestBody
-	}
-	if l.MaxBackendBody == 0 {
-		l.MaxBackendBody = def.MaxBackendBody
-	}
-	if l.MaxCallsPerRequest == 0 {
-		l.MaxCallsPerRequest = def.MaxCallsPerRequest
-	}
-	if l.MaxJSONDepth == 0 {
-		l.MaxJSONDepth = def.MaxJSONDepth
-	}
-	if l.MaxDecoded == 0 {
-		l.MaxDecoded = def.MaxDecoded
-	}
-	if l.MaxInFlight == 0 {
-		l.MaxInFlight = def.MaxInFlight
-	}
-	if l.MaxConnections == 0 {
-		l.MaxConnections = def.MaxConnections
-	}
-	if l.ReadBodyTimeout == 0 {
-		l.ReadBodyTimeout = def.ReadBodyTimeout
-	}
-	if l.WriteTimeout == 0 {
-		l.WriteTimeout = def.WriteTimeout
-	}
+	fill(&l.MaxRequestBody, def.MaxRequestBody)
+	fill(&l.MaxBackendBody, def.MaxBackendBody)
+	fill(&l.MaxCallsPerRequest, def.MaxCallsPerRequest)
+	fill(&l.MaxJSONDepth, def.MaxJSONDepth)
+	fill(&l.MaxDecoded, def.MaxDecoded)
+	fill(&l.MaxInFlight, def.MaxInFlight)
+	fill(&l.MaxConnections, def.MaxConnections)
+	fill(&l.ReadBodyTimeout, def.ReadBodyTimeout)
+	fill(&l.WriteTimeout, def.WriteTimeout)
 	return l
+}
+
+// fill sets *v to def when *v is the zero value.
+func fill[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 var builtinLimits = Limits{
