@@ -293,8 +293,13 @@ func (j *jwks) lookup(tok *jwt.Token, alg string) (any, error) {
 				fit = append(fit, key)
 			}
 		}
-		if len(fit) == 0 {
+		switch {
+		case len(fit) == 0:
 			return nil, errNotInSet
+		case len(fit) > maxKeysWithoutKID:
+			// A token that names no key would cost a signature check per
+			// key that fits: past a few, it must say which (kid).
+			return nil, ErrUnknownKey
 		}
 		return jwt.VerificationKeySet{Keys: fit}, nil
 	}
@@ -303,6 +308,10 @@ func (j *jwks) lookup(tok *jwt.Token, alg string) (any, error) {
 	}
 	return k, nil
 }
+
+// maxKeysWithoutKID is how many keys of its algorithm a token without a
+// kid may be tried against.
+const maxKeysWithoutKID = 3
 
 // mayFetch takes the unknown-kid fetch allowance, when there is one.
 func (j *jwks) mayFetch() bool {

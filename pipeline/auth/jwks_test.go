@@ -2,8 +2,11 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -285,5 +288,29 @@ func TestJWKSBadAnswers(t *testing.T) {
 				t.Errorf("err %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestJWKSKidlessTokenBounded: a token without a kid is tried against the
+// few keys of its kind, but past maxKeysWithoutKID of them it must name
+// one: a garbage token cannot cost a signature check per key of the set.
+func TestJWKSKidlessTokenBounded(t *testing.T) {
+	makeKeys(t)
+	keys := map[string]any{"r": &rsaKey.PublicKey}
+	for i := range maxKeysWithoutKID {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[fmt.Sprint("other", i)] = &k.PublicKey
+	}
+	is := newIssuer(keys)
+	v := newJWT(t, jwksConfig("https://id.test/jwks.json", &http.Client{Transport: inProcess{is}}))
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, mintKid(t, "RS256", rsaKey, "", nil)); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("a kid-less token against %d RSA keys: %v", len(keys), err)
+	}
+	if _, err := v.Verify(ctx, mintKid(t, "RS256", rsaKey, "r", nil)); err != nil {
+		t.Errorf("the same token naming its kid: %v", err)
 	}
 }
