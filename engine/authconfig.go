@@ -110,6 +110,9 @@ func (d *decoder) jwt(n *Node) (*auth.JWTConfig, []*Node) {
 			if v.Kind == KindString && !d.envFailed[v] {
 				if s == "" {
 					d.errorf(v.Pos, RuleSchema, f, "auth.jwt.secret is empty; set it from the environment: \"${JWT_SECRET}\"")
+				} else if !d.fromEnv[v] {
+					d.add(v.Pos, SevWarning, RuleClearSecret, f,
+						"auth.jwt.secret is written in gateway.json in clear, where anyone who reads the file can sign tokens; give it from the environment: \"${JWT_SECRET}\"")
 				}
 				c.Secret = []byte(s)
 			}
@@ -234,6 +237,14 @@ func (d *decoder) cors(n *Node) *cors.Config {
 	}
 	if n.Get("allow_origins") == nil {
 		d.errorf(n.Pos, RuleSchema, "cors.allow_origins", "cors needs \"allow_origins\", the origins browsers may call from, such as [\"https://shop.example.com\"]")
+	}
+	if o := n.Get("allow_origins"); c.AllowCredentials && o != nil {
+		for _, e := range o.Elems {
+			if u, err := url.Parse(e.Str); e.Kind == KindString && err == nil && u.Scheme == "http" && !loopbackHost(strings.TrimPrefix(u.Hostname(), "*.")) {
+				d.add(e.Pos, SevWarning, RulePlainOrigin, "cors.allow_origins",
+					"cors: %s is plain http and credentials are allowed: whoever is on that network can read the answers sent with the user's credentials; use https", e.Str)
+			}
+		}
 	}
 	return c
 }

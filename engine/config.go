@@ -93,6 +93,10 @@ func (d *decoder) expandEnv(n *Node, env func(string) (string, bool)) {
 		if !strings.Contains(n.Str, "${") {
 			return
 		}
+		if d.fromEnv == nil {
+			d.fromEnv = map[*Node]bool{}
+		}
+		d.fromEnv[n] = true
 		n.Str = envRE.ReplaceAllStringFunc(n.Str, func(m string) string {
 			sub := envRE.FindStringSubmatch(m)
 			if v, ok := env(sub[1]); ok && (v != "" || sub[2] == "") {

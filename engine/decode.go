@@ -19,6 +19,8 @@ type decoder struct {
 	// missing-env error is their one problem, so their values are not
 	// validated further.
 	envFailed map[*Node]bool
+	// fromEnv holds the strings that took a value from ${VAR}.
+	fromEnv map[*Node]bool
 }
 
 func (d *decoder) add(pos Pos, sev, rule, field, format string, args ...any) {

@@ -93,6 +93,8 @@ const (
 	RuleForEach         = "for-each-not-list"
 	RuleMergeCollision  = "merge-collision"
 	RuleReservedHeader  = "reserved-header"
+	RuleClearSecret     = "secret-in-clear"
+	RulePlainOrigin     = "plain-http-origin"
 	RuleNoAudience      = "jwt-no-audience"
 	RuleAuthMissing     = "auth-not-configured"
 	RuleAllowNotBool    = "allow-not-boolean"
