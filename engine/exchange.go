@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"frontdesk/engine/metrics"
 	"frontdesk/pipeline"
 	"frontdesk/transform"
 	"log/slog"
@@ -56,6 +57,7 @@ func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.budget = transform.NewBudget(p.limits.MaxDecoded, p.rt.decoded)
 		defer x.budget.Release()
 	}
+	defer x.observeCalls()
 	err := x.prepare()
 	if err != nil {
 		x.ran = false
@@ -119,3 +121,28 @@ func (x *exchange) logError(err error) {
 type deliveryError struct{ err error }
 
 func (e *deliveryError) Error() string { return "answer not delivered: " + e.err.Error() }
+
+// observeCalls records each call's duration by outcome, once the request
+// is over (the calls are done: run waits for them).
+func (x *exchange) observeCalls() {
+	m := x.p.metrics
+	if m == nil {
+		return
+	}
+	for i := range x.results {
+		res := &x.results[i]
+		o := metrics.NotRun
+		switch {
+		case !x.ran || res.state == statePending:
+		case res.state == stateOK:
+			o = metrics.OK
+		case res.state == stateSkipped:
+			o = metrics.Skipped
+		case errors.Is(res.err, context.DeadlineExceeded):
+			o = metrics.Timeout
+		default:
+			o = metrics.Failed
+		}
+		m.ObserveCall(i, o, res.dur)
+	}
+}

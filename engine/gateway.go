@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"frontdesk/engine/backend"
+	"frontdesk/engine/metrics"
 	"frontdesk/pipeline"
 	"frontdesk/pipeline/auth"
 	"frontdesk/pipeline/cache"
@@ -71,7 +72,9 @@ type Gateway struct {
 	Limits   Limits
 	Plans    []*Plan
 	Warnings LoadErrors
-	mux      *http.ServeMux
+	// Metrics are the gateway's Prometheus series, on a registry of its own.
+	Metrics *metrics.Set
+	mux     *http.ServeMux
 	// edge holds the stages every endpoint shares (admit, CORS); each
 	// endpoint adds its own auth stage to it.
 	edge      pipeline.EdgeParts
@@ -158,6 +161,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	}
 
 	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), rt: rt, guards: map[*Plan]*limit.Guard{}, caches: map[*Plan]*cache.Cache{}}
+	g.Metrics = metrics.New()
 	g.edge = pipeline.EdgeParts{Log: opt.Logger, Admit: pipeline.NewAdmit(defaults.MaxInFlight, admitWait)}
 	dir := path.Dir(configPath)
 	all = append(all, g.buildAuth(fsys, dir, d, opt, display)...)
@@ -263,6 +267,23 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 			cacheS = cacheStage.Stage
 			g.caches[p] = cacheStage
 		}
+		names := make([]string, len(p.Calls))
+		for i, c := range p.Calls {
+			names[i] = c.Name
+		}
+		route := p.Method + " " + p.Route
+		p.metrics = g.Metrics.Endpoint(route, names)
+		if guard != nil {
+			g.Metrics.RateLimit(route, guard.Rejected)
+			g.Metrics.StoreErrors(g.limitStoreName(), guard.StoreErrors)
+		}
+		if cacheStage != nil {
+			cs := cacheStage
+			g.Metrics.Cache(route, metrics.CacheFuncs{
+				func() uint64 { return cs.Stats().Hits }, func() uint64 { return cs.Stats().Misses },
+				func() uint64 { return cs.Stats().Bypassed }, func() uint64 { return cs.Stats().Refreshes }})
+			g.Metrics.StoreErrors(g.cacheStoreName(), func() uint64 { return cs.Stats().StoreErrors })
+		}
 		if err := g.route(p, stage, limitStage, cacheS, routes); err != nil {
 			pos := p.pathPos
 			all = append(all, &LoadError{File: p.File, Line: pos.Line, Column: pos.Col, Severity: SevError,
@@ -347,6 +368,7 @@ func (g *Gateway) route(p *Plan, stage, limitStage, cacheStage pipeline.Stage, r
 	parts.Auth = stage
 	parts.Limit = limitStage
 	parts.Cache = cacheStage
+	parts.Observe = metrics.Stage(p.metrics)
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("%s %s clashes with another endpoint: %v", p.Method, p.Route, v)
@@ -396,4 +418,20 @@ func (g *Gateway) unrouted(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	pipeline.WriteError(w, r, pipeline.ErrMethodNotAllowed)
+}
+
+// limitStoreName and cacheStoreName name the store label of
+// frontdesk_store_errors_total.
+func (g *Gateway) limitStoreName() string {
+	if rl := g.Config.RateLimit; rl != nil && rl.Store == "redis" && g.redis != nil {
+		return "redis"
+	}
+	return "memory"
+}
+
+func (g *Gateway) cacheStoreName() string {
+	if c := g.Config.Cache; c != nil && c.Store == "redis" && !g.memoryOnly {
+		return "redis"
+	}
+	return "memory"
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"frontdesk/engine/metrics"
 	"time"
 
 	"frontdesk/engine/backend"
@@ -19,6 +20,7 @@ type Plan struct {
 	Calls   []*Call // in file order
 
 	pattern  string
+	metrics  *metrics.Endpoint // its series, made at load
 	pathPos  Pos
 	params   []string
 	roots    []int

@@ -20,12 +20,13 @@ type Stage func(next http.Handler) http.Handler
 // are shared by every endpoint of a gateway, Auth is one endpoint's own.
 // A nil stage is left out.
 type EdgeParts struct {
-	Log   *slog.Logger
-	Admit *Admit
-	CORS  Stage // nil without gateway.json cors
-	Auth  Stage // nil for a public endpoint
-	Limit Stage // nil for an endpoint without a rate limit
-	Cache Stage // nil for an endpoint without a response cache
+	Log     *slog.Logger
+	Observe Stage // nil without metrics: counts the endpoint's requests
+	Admit   *Admit
+	CORS    Stage // nil without gateway.json cors
+	Auth    Stage // nil for a public endpoint
+	Limit   Stage // nil for an endpoint without a rate limit
+	Cache   Stage // nil for an endpoint without a response cache
 }
 
 // Edge lists the stages one endpoint sits behind, in the order a request
@@ -37,6 +38,7 @@ func Edge(e EdgeParts) []Stage {
 		admit = e.Admit.Stage
 	}
 	stages := []Stage{
+		e.Observe, // first: it sees every answer, a panic's 500 included
 		Recover(e.Log),
 		CloseSmuggled,
 		RequestID,

@@ -106,7 +106,7 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 			ln.Close()
 			return err
 		}
-		admin = &http.Server{Handler: adminMux(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		admin = &http.Server{Handler: adminMux(gw.Metrics.Handler()), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 			IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
 		go admin.Serve(pipeline.Limit(aln, adminConnections))
 		log.Info("admin listening", "addr", aln.Addr().String())
@@ -184,8 +184,9 @@ func tuneGC(env func(string) (string, bool)) {
 	}
 }
 
-func adminMux() *http.ServeMux {
+func adminMux(metrics http.Handler) *http.ServeMux {
 	m := http.NewServeMux()
+	m.Handle("GET /metrics", metrics)
 	ok := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

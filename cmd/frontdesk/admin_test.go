@@ -1,0 +1,35 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"frontdesk/engine"
+)
+
+func TestAdminServesMetrics(t *testing.T) {
+	fsys := fstest.MapFS{
+		"gateway.json": {Data: []byte(`{"endpoints": ["e"], "services": {"s": {"urls": ["http://s.invalid"]}}}`)},
+		"e/a.json":     {Data: []byte(`{"method": "GET", "path": "/a/{id}", "calls": {"user": {"service": "s", "path": "/x"}}}`)},
+	}
+	gw, err := engine.Load(fsys, "gateway.json", engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	srv := httptest.NewServer(adminMux(gw.Metrics.Handler()))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `frontdesk_call_duration_seconds_count{call="user",endpoint="GET /a/{id}",outcome="ok"} 0`) {
+		t.Errorf("/metrics: %d\n%s", resp.StatusCode, b)
+	}
+}
