@@ -72,19 +72,7 @@ func limitFS(t testing.TB, backend, extra string, endpoints map[string]string) f
 // get sends one request to a real listener.
 func get(t testing.TB, url string, header ...string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	resp, _ := fetch(t, url, header...)
 	return resp
 }
 
