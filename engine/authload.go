@@ -140,11 +140,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 }
 
 // Close stops what Start began, waits for it to end, and closes the
-// stores (the memory cache, the Redis connection).
+// stores (the memory cache, the Redis connection). With tracing, it then
+// flushes the spans still queued, waiting at most 5s for the collector.
 func (g *Gateway) Close() {
 	g.providers.Close()
 	g.rt.stopHealth()
 	g.closeStores()
+	g.closeTracer()
 }
 
 func (g *Gateway) closeStores() {

@@ -126,6 +126,12 @@ func (x *exchange) request(c *Call, item any) (*backend.Request, error) {
 	h["X-Forwarded-For"] = []string{x.xff}
 	h["X-Forwarded-Proto"] = []string{x.proto}
 	h["X-Forwarded-Host"] = []string{x.r.Host}
+	if x.p.rt.tracer == nil {
+		// Tracing off: the client's trace context goes on unchanged, so a
+		// trace that passes through the gateway is not broken. (On, the
+		// client span's context replaces it: engine/backend/span.go.)
+		passTraceContext(h, x.r.Header)
+	}
 	req := &backend.Request{Call: c.Name, Method: c.Method, Target: target, Header: h, Body: body,
 		Accept: c.acceptable, Expose: c.expose, Timeout: c.Timeout, Retry: &c.retry, HedgeAfter: c.hedgeAfter}
 	if c.cacheStore != nil {
@@ -136,6 +142,25 @@ func (x *exchange) request(c *Call, item any) (*backend.Request, error) {
 		}
 	}
 	return req, nil
+}
+
+// Trace context headers, in Go's canonical form (how net/http stores them).
+const (
+	headerTraceparent = "Traceparent"
+	headerTracestate  = "Tracestate"
+)
+
+// passTraceContext copies the client's W3C traceparent and tracestate
+// from in to out as they are, every value of each, unless the call's own
+// headers set them.
+func passTraceContext(out, in http.Header) {
+	for _, k := range [...]string{headerTraceparent, headerTracestate} {
+		if v, ok := in[k]; ok {
+			if _, own := out[k]; !own {
+				out[k] = v
+			}
+		}
+	}
 }
 
 // target is the path and query of c's request, to be put after the

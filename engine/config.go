@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"frontdesk/pipeline/cors"
+	"frontdesk/pipeline/tracing"
 )
 
 // Config is a decoded gateway.json.
@@ -33,6 +34,8 @@ type Config struct {
 	Redis *RedisConfig
 	// Cache is gateway.json's cache, nil when it has none.
 	Cache *CacheConfig
+	// Tracing is gateway.json's tracing, nil when it has none: tracing off.
+	Tracing *tracing.Config
 
 	corsNode *Node
 	stubs    bool // see Options.StubServices
@@ -125,7 +128,7 @@ func (d *decoder) expandEnv(n *Node, env func(string) (string, bool)) {
 }
 
 var gatewayKeys = []string{"listen", "admin_listen", "endpoints", "services", "limits", "trusted_proxies", "shutdown_timeout",
-	"auth", "cors", "rate_limit", "cache", "redis"}
+	"auth", "cors", "rate_limit", "cache", "redis", "tracing"}
 
 func (d *decoder) config(n *Node) *Config {
 	c := &Config{File: d.file, Listen: DefaultListen, Services: map[string]*ServiceConfig{}, ShutdownTimeout: DefaultShutdown}
@@ -185,6 +188,8 @@ func (d *decoder) config(n *Node) *Config {
 			c.Redis = d.redis(v)
 		case "cache":
 			c.Cache = d.cacheConfig(v)
+		case "tracing":
+			c.Tracing = d.tracing(v)
 		default:
 			if slices.Contains(gatewayKeys, m.Key) { // unknown keys are reported by d.object
 				d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)

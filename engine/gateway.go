@@ -160,6 +160,9 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		rt.decoded = transform.NewBudget(defaults.MaxDecodedTotal, nil)
 	}
 
+	if !d.errs.HasErrors() {
+		rt.tracer = buildTracer(cfg) // before the clients: each makes client spans with it
+	}
 	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), rt: rt, guards: map[*Plan]*limit.Guard{}, caches: map[*Plan]*cache.Cache{}}
 	g.Metrics = metrics.New()
 	g.edge = pipeline.EdgeParts{Log: opt.Logger, Admit: pipeline.NewAdmit(defaults.MaxInFlight, admitWait)}
@@ -296,6 +299,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	all.sort()
 	if all.HasErrors() {
 		g.closeStores()
+		g.closeTracer()
 		return nil, all
 	}
 	g.Warnings = all
@@ -369,6 +373,7 @@ func (g *Gateway) route(p *Plan, stage, limitStage, cacheStage pipeline.Stage, r
 	parts.Limit = limitStage
 	parts.Cache = cacheStage
 	parts.Observe = metrics.Stage(p.metrics)
+	parts.Trace = g.traceStage(p.Method + " " + p.Route)
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("%s %s clashes with another endpoint: %v", p.Method, p.Route, v)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"frontdesk/engine/backend"
+	"frontdesk/pipeline/tracing"
 	"frontdesk/transform"
 )
 
@@ -21,6 +22,7 @@ type runtime struct {
 	general   bool // Options.NoFastPaths
 	maxBody   int64
 	decoded   *transform.Budget // every request's decoded data together, or nil
+	tracer    *tracing.Tracer   // nil: tracing off
 }
 
 // client is the backend client of cfg's service, built on first use: one
@@ -34,7 +36,7 @@ func (rt *runtime) client(cfg *ServiceConfig) *backend.Client {
 		urls[i] = u.String()
 	}
 	c := backend.New(backend.Config{Name: cfg.Name, URLs: urls, LeastRequests: cfg.Balance == "least_requests",
-		MaxBody: rt.maxBody, Transport: rt.transport,
+		MaxBody: rt.maxBody, Transport: rt.transport, Tracer: rt.tracer,
 		EjectAfter: cfg.EjectAfter, EjectFor: cfg.EjectFor, Retry: cfg.Retry, Breaker: cfg.Breaker,
 		MaxConnections: cfg.MaxConnections, Health: cfg.Health})
 	rt.clients[cfg.Name] = c

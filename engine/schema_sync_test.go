@@ -35,6 +35,7 @@ var decodedObjects = map[string]map[string][]string{
 		"rate_limit.default": rateSpecKeys,
 		"redis":              redisKeys,
 		"cache":              cacheKeys,
+		"tracing":            tracingKeys,
 	},
 	schemas.Endpoint: {
 		"":              endpointKeys,

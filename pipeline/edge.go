@@ -22,6 +22,7 @@ type Stage func(next http.Handler) http.Handler
 type EdgeParts struct {
 	Log     *slog.Logger
 	Observe Stage // nil without metrics: counts the endpoint's requests
+	Trace   Stage // nil with tracing off: the endpoint's server span
 	Admit   *Admit
 	CORS    Stage // nil without gateway.json cors
 	Auth    Stage // nil for a public endpoint
@@ -39,6 +40,7 @@ func Edge(e EdgeParts) []Stage {
 	}
 	stages := []Stage{
 		e.Observe, // first: it sees every answer, a panic's 500 included
+		e.Trace,   // the server span covers recover, auth, the limit and the cache
 		Recover(e.Log),
 		CloseSmuggled,
 		RequestID,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/url"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +26,8 @@ type pool struct {
 
 type instance struct {
 	base     string // scheme://host[/base-path], no trailing slash
+	host     string // the base's host name or address, for client spans
+	port     int    // its port, 0 when the URL names none
 	inflight atomic.Int64
 
 	// Passive health: failures in a row, and while ejected, until when.
@@ -50,7 +54,12 @@ func newPool(urls []string, leastReq bool, ejectAfter int, ejectFor time.Duratio
 	}
 	p := &pool{leastReq: leastReq, ejectAfter: int32(ejectAfter), ejectFor: ejectFor}
 	for _, u := range urls {
-		p.instances = append(p.instances, &instance{base: u})
+		in := &instance{base: u}
+		if pu, err := url.Parse(u); err == nil {
+			in.host = pu.Hostname()
+			in.port, _ = strconv.Atoi(pu.Port())
+		}
+		p.instances = append(p.instances, in)
 	}
 	return p
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"frontdesk/pipeline"
+	"frontdesk/pipeline/tracing"
 )
 
 // Config is what a Client is built from.
@@ -39,6 +40,9 @@ type Config struct {
 	// MaxConnections bounds the service's requests in flight (so its
 	// connections in use); 0 is unbounded.
 	MaxConnections int
+	// Tracer, when set, makes a client span of every attempt and sends its
+	// context to the backend as W3C traceparent; nil is tracing off.
+	Tracer *tracing.Tracer
 	// Transport makes the HTTP round trips. It is called directly, not
 	// through an http.Client: redirects are never followed and no cookies
 	// are kept, so a client's per-request copying would be pure cost.
@@ -94,7 +98,8 @@ type Client struct {
 	conns     chan struct{} // a slot per connection allowed, nil: unbounded
 	health    *Health       // nil: no active checks
 	checks    checkers
-	do        roundTrip // the layers, composed once
+	tracer    *tracing.Tracer // nil: no client spans
+	do        roundTrip       // the layers, composed once
 	cc        cacheCounters
 }
 
@@ -123,7 +128,7 @@ func New(cfg Config) *Client {
 	if cfg.Breaker == (Breaker{}) {
 		cfg.Breaker = DefaultBreaker
 	}
-	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, retryCfg: cfg.Retry,
+	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, retryCfg: cfg.Retry, tracer: cfg.Tracer,
 		pool: newPool(cfg.URLs, cfg.LeastRequests, cfg.EjectAfter, cfg.EjectFor), cb: newBreaker(cfg.Name, cfg.Breaker)}
 	c.budget = newRetryBudget(cfg.Breaker.Window)
 	if h := cfg.Health; h != nil {
@@ -145,7 +150,7 @@ func New(cfg Config) *Client {
 
 // layers lists the client's layers in the order a request meets them.
 func (c *Client) layers() []layer {
-	return []layer{
+	layers := []layer{
 		c.cache, // a hit makes no attempt at all, even with the breaker open
 		c.breaker,
 		c.retry,
@@ -153,6 +158,10 @@ func (c *Client) layers() []layer {
 		c.connLimit,
 		c.balance,
 	}
+	if c.tracer != nil {
+		layers = append(layers, c.span) // below balance: each try knows its instance
+	}
+	return layers
 }
 
 // compose builds the chain so that layers[0] runs first and last runs at

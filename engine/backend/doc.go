@@ -12,13 +12,14 @@
 //	hedge     -> a second try elsewhere when the first is slow
 //	connLimit -> wait for a free connection under max_connections
 //	balance   -> pick an instance; passive health (ejection)
+//	span      -> a client span per attempt (only with a tracer)
 //	exchange  -> the HTTP round trip, the body limit, and the status kept
 //
 // Picking an instance sits below retry, not above it, because each try
 // goes to another instance. The status is classified (accept_status) in
 // Do, around the list, since retry and health need the raw status first.
-// Metrics and client spans will each be one more layer in that list, not
-// an edit in the middle of a long function.
+// Client spans are one more layer (span.go), at the bottom when tracing is
+// on; metrics will be another, not an edit in the middle of a long function.
 //
 // Errors are *pipeline.CallError values naming the call, so the edge maps
 // them to a status and a problem document through its one table.

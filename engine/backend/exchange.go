@@ -39,6 +39,9 @@ func (c *Client) exchange(ctx context.Context, a *attempt) (*Response, error) {
 	if d, ok := ctx.Deadline(); ok {
 		hr.Header[HeaderTimeout] = []string{strconv.FormatInt(max(time.Until(d).Milliseconds(), 0), 10)}
 	}
+	if c.tracer != nil {
+		c.tracer.Inject(ctx, hr.Header) // the attempt's client span (span.go)
+	}
 	resp, err := c.transport.RoundTrip(hr)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
