@@ -18,7 +18,11 @@ func (c *Client) span(next roundTrip) roundTrip {
 		if resp != nil {
 			status = resp.Status
 		}
-		s.End(status, failureType(err))
+		errType := failureType(err)
+		if err != nil && ctx.Err() == context.Canceled {
+			errType = "canceled" // a hedge's loser, a sibling's failure, a client gone
+		}
+		s.End(status, errType)
 		return resp, err
 	}
 }
