@@ -35,15 +35,13 @@ const TracesPath = "/v1/traces"
 
 // Bounds of the export pipeline: spans wait in a queue of at most
 // MaxQueue (more are dropped, never blocking a request), go out in batches
-// of at most MaxBatch every BatchEvery, and each export gives up after
-// ExportTimeout.
+// of at most MaxBatch every BatchEvery, and each export, its retries
+// included, gives up after ExportTimeout.
 const (
 	MaxQueue      = 4096
 	MaxBatch      = 512
 	BatchEvery    = 2 * time.Second
 	ExportTimeout = 5 * time.Second
-	// retryFor bounds the exporter's retries of one batch.
-	retryFor = 15 * time.Second
 )
 
 // DefaultServiceName is service.name when the config names none.
@@ -90,7 +88,7 @@ func mustExporter(endpoint string) sdktrace.SpanExporter {
 		otlptracehttp.WithEndpointURL(strings.TrimSuffix(endpoint, "/")+TracesPath),
 		otlptracehttp.WithTimeout(ExportTimeout),
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: true,
-			InitialInterval: 500 * time.Millisecond, MaxInterval: 5 * time.Second, MaxElapsedTime: retryFor}))
+			InitialInterval: 500 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: ExportTimeout}))
 	if err != nil {
 		return failingExporter{err}
 	}
