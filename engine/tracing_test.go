@@ -439,3 +439,78 @@ func TestTracingConfigErrors(t *testing.T) {
 		t.Fatal("Close did not return within 10s")
 	}
 }
+
+// TestTracingHedge: a hedged call has a client span per try, both the
+// server span's children; the first try, left unanswered, is cancelled
+// when the hedge answers and its span says so.
+func TestTracingHedge(t *testing.T) {
+	rc := newOTLPReceiver(t)
+	var mu sync.Mutex
+	arrived := 0
+	seen := map[string]bool{} // traceparents the backends were sent
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrived++
+		first := arrived == 1
+		seen[r.Header.Get("Traceparent")] = true
+		mu.Unlock()
+		if first {
+			// Unanswered until the gateway gives up on it (bounded).
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"ok":true}`))
+	})
+	a, b := httptest.NewServer(handler), httptest.NewServer(handler)
+	defer a.Close()
+	defer b.Close()
+	gw := fmt.Sprintf(`{"endpoints": ["e"], "services": {"h": {"urls": [%q, %q], "hedge_after": "5ms"}},
+		"tracing": {"otlp_endpoint": %q}}`, a.URL, b.URL, rc.srv.URL)
+	fsys := fstest.MapFS{
+		"gateway.json": {Data: []byte(gw)},
+		"e/h.json":     {Data: []byte(`{"method": "GET", "path": "/h", "calls": {"h": {"service": "h", "path": "/x"}}}`)},
+	}
+	transport := engine.NewTransport()
+	defer transport.CloseIdleConnections()
+	g, err := engine.Load(fsys, "gateway.json", engine.Options{Transport: transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(g)
+	defer front.Close()
+	if st := tracedGet(t, front, "/h"); st != 200 {
+		t.Fatalf("status %d", st)
+	}
+	g.Close()
+	spans, _, _ := rc.received()
+	var server *tracepb.Span
+	var tries []*tracepb.Span
+	for _, s := range spans {
+		switch s.Name {
+		case "GET /h":
+			server = s
+		case "GET h":
+			tries = append(tries, s)
+		}
+	}
+	if server == nil || len(tries) != 2 {
+		t.Fatalf("spans %v: want the server span and two tries", names(spans))
+	}
+	outcomes := map[string]bool{}
+	for _, c := range tries {
+		if hexID(c.ParentSpanId) != hexID(server.SpanId) {
+			t.Errorf("a try is not the server span's child")
+		}
+		if !seen["00-"+hexID(c.TraceId)+"-"+hexID(c.SpanId)+"-01"] {
+			t.Errorf("no backend was sent the traceparent of try span %s", hexID(c.SpanId))
+		}
+		outcomes[attr(c.Attributes, "error.type")+"/"+attr(c.Attributes, "http.response.status_code")] = true
+	}
+	if !outcomes["canceled/"] || !outcomes["/200"] {
+		t.Errorf("try outcomes %v, want one canceled and one 200", outcomes)
+	}
+}
