@@ -84,6 +84,7 @@ type Response struct {
 // Client calls one service. It is safe for concurrent use; its instances'
 // balancing and health state is shared by every request.
 type Client struct {
+	config    Config // as New was given it: a reload keeps a client whose config is unchanged
 	name      string
 	pool      *pool
 	transport http.RoundTripper
@@ -117,6 +118,7 @@ type layer func(next roundTrip) roundTrip
 
 // New builds the client of one service.
 func New(cfg Config) *Client {
+	given := cfg
 	if cfg.Retry.Attempts == 0 {
 		cfg.Retry = DefaultRetry
 	}
@@ -126,6 +128,7 @@ func New(cfg Config) *Client {
 	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, retryCfg: cfg.Retry,
 		pool: newPool(cfg.URLs, cfg.LeastRequests, cfg.EjectAfter, cfg.EjectFor), cb: newBreaker(cfg.Name, cfg.Breaker)}
 	c.budget = newRetryBudget(cfg.Breaker.Window)
+	c.config = given
 	if h := cfg.Health; h != nil {
 		hc := *h
 		if hc.Interval <= 0 {
@@ -191,3 +194,6 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 func fail(req *Request, f pipeline.CallFailure, err error) error {
 	return &pipeline.CallError{Call: req.Call, Failure: f, Err: err}
 }
+
+// Config is the configuration the client was made with.
+func (c *Client) Config() Config { return c.config }
