@@ -154,6 +154,9 @@ func (g *Gateway) Close() {
 	}
 	g.rt.stopHealth(g.owns)
 	g.closeStores()
+	if t, ok := g.rt.transport.(interface{ CloseIdleConnections() }); ok && g.ownTransport && g.owns(g.rt.transport) {
+		t.CloseIdleConnections()
+	}
 }
 
 // closeStores closes the memory cache and the Redis connection, unless

@@ -114,6 +114,9 @@ type Gateway struct {
 	// limitNames are the rate limiters this gateway asked the memory
 	// store for: on Adopt, the store drops the others.
 	limitNames map[string]bool
+	// ownTransport: Load made the transport (Options.Transport was nil),
+	// so Close closes its idle connections.
+	ownTransport bool
 	// sources are the fs paths this gateway was loaded from: gateway.json,
 	// the endpoint folders, the API key file and the PEM files.
 	sources []string
@@ -152,11 +155,13 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		opt.Env = os.LookupEnv
 	}
 	prev := opt.Previous
-	if opt.Transport == nil && prev != nil {
-		opt.Transport = prev.rt.transport
-	}
-	if opt.Transport == nil {
+	ownTransport, reusedTransport := false, false
+	if opt.Transport == nil && prev != nil && prev.ownTransport {
+		opt.Transport = prev.rt.transport // its connections carry over
+		ownTransport, reusedTransport = true, true
+	} else if opt.Transport == nil {
 		opt.Transport = NewTransport()
+		ownTransport = true
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -193,6 +198,10 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		fromPrev: map[any]bool{}, adopted: map[any]bool{}, prev: prev, limitNames: map[string]bool{}}
 	rt.prev = prev
 	rt.take = g.take
+	g.ownTransport = ownTransport
+	if reusedTransport {
+		g.take(opt.Transport)
+	}
 	// Bounds over every request in flight hold across a reload: requests
 	// still on the old gateway count against the new one's.
 	if defaults.MaxDecodedTotal > 0 {

@@ -28,12 +28,14 @@ type Live struct {
 	closed   bool
 	retiring sync.WaitGroup // old gateways waiting for their requests
 	reloads  atomic.Uint64  // clean reloads swapped in
+	backstop time.Duration  // the server's WriteTimeout; 0: none
 }
 
 // generation is one gateway while it serves and while its last requests
 // finish.
 type generation struct {
 	gw       *Gateway
+	longest  time.Duration // gw's longestRequest, when it passes the server's backstop
 	active   atomic.Int64
 	retiring atomic.Bool
 	drained  chan struct{}
@@ -77,6 +79,9 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// retiring and then reads its count, so either it sees this
 		// request or this request sees the mark and takes the new one.
 		if !g.retiring.Load() {
+			if g.longest > 0 {
+				http.NewResponseController(w).SetWriteDeadline(time.Now().Add(g.longest))
+			}
 			serveOn(g, w, r)
 			return
 		}
@@ -121,7 +126,11 @@ func (l *Live) Reload() error {
 		l.log.Error("reload: the issuer's keys could not be fetched; requests with a token are answered 503 until a retry succeeds", "error", err.Error())
 	}
 	gw.Adopt()
-	l.cur.Store(newGeneration(gw))
+	ng := newGeneration(gw)
+	if d := gw.longestRequest(); l.backstop > 0 && d > l.backstop {
+		ng.longest = d
+	}
+	l.cur.Store(ng)
 	old.gw.forgetDropped(gw)
 	gw.Metrics.Reloaded(true, time.Now())
 	l.reloads.Add(1)
@@ -190,3 +199,8 @@ func (g *Gateway) forgetDropped(next *Gateway) {
 		}
 	}
 }
+
+// SetWriteBackstop tells Live the server's WriteTimeout: a gateway loaded
+// later whose requests may run longer sets each request's write deadline
+// itself.
+func (l *Live) SetWriteBackstop(d time.Duration) { l.backstop = d }
