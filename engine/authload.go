@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"frontdesk/pipeline"
 	"frontdesk/pipeline/auth"
 	"frontdesk/pipeline/cors"
+	"frontdesk/pipeline/limit"
 )
 
 // testKeyPrefix makes the API key a spec test sends for a client: in test
@@ -32,7 +34,12 @@ func (g *Gateway) buildAuth(fsys fs.FS, dir string, d *decoder, opt Options, dis
 			before := len(d.errs)
 			d.readPublicKeys(fsys, dir, a)
 			a.JWT.Logger = opt.Logger
-			if !a.jwtUnknown && len(d.errs) == before {
+			if pj := g.prevJWT(a.JWT, opt); pj != nil && !a.jwtUnknown && len(d.errs) == before {
+				// Unchanged: the provider, its verified tokens and its key
+				// set carry over; a reload never waits on the issuer.
+				g.take(pj)
+				g.providers.JWT = pj
+			} else if !a.jwtUnknown && len(d.errs) == before {
 				v, err := auth.NewJWT(*a.JWT)
 				if err != nil {
 					d.jwtError(a, err)
@@ -143,19 +150,66 @@ func (g *Gateway) Start(ctx context.Context) error {
 // stores (the memory cache, the Redis connection). With tracing, it then
 // flushes the spans still queued, waiting at most 5s for the collector.
 func (g *Gateway) Close() {
-	g.providers.Close()
-	g.rt.stopHealth()
+	if j := g.providers.JWT; j != nil && g.owns(j) {
+		j.Close()
+	}
+	g.rt.stopHealth(g.owns)
 	g.closeStores()
 	g.closeTracer()
+	if t, ok := g.rt.transport.(interface{ CloseIdleConnections() }); ok && g.ownTransport && g.owns(g.rt.transport) {
+		t.CloseIdleConnections()
+	}
 }
 
+// closeStores closes the memory cache and the Redis connection, unless
+// they are another gateway's (taken over from the previous one by a load
+// that failed, or by a successor from this one).
 func (g *Gateway) closeStores() {
-	if g.memCache != nil {
+	if g.memCache != nil && g.owns(g.memCache) {
 		g.memCache.Close()
 	}
-	if g.redis != nil {
+	if g.redis != nil && g.owns(g.redis) {
 		g.redis.Close()
 	}
+}
+
+// take marks x as taken over from the previous gateway.
+func (g *Gateway) take(x any) { g.fromPrev[x] = true }
+
+// owns reports whether closing x is this gateway's job.
+func (g *Gateway) owns(x any) bool { return !g.fromPrev[x] && !g.adopted[x] }
+
+// prevJWT is the previous gateway's JWT provider when the new config's is
+// the same in every respect, else nil.
+func (g *Gateway) prevJWT(cfg *auth.JWTConfig, opt Options) *auth.JWT {
+	p := g.prev
+	if p == nil || opt.TestAuth || p.providers.JWT == nil || p.Config.Auth == nil || p.Config.Auth.JWT == nil || p.testIssuer != nil {
+		return nil
+	}
+	if !reflect.DeepEqual(*p.Config.Auth.JWT, *cfg) {
+		return nil
+	}
+	return p.providers.JWT
+}
+
+// Adopt makes what this gateway took over from the one it replaces its
+// own: the previous gateway's Close leaves it alone from now on, and the
+// rate-limit buckets of limiters this gateway no longer uses are freed.
+// Call it once this gateway serves in the previous one's place.
+func (g *Gateway) Adopt() {
+	p := g.prev
+	if p == nil {
+		return
+	}
+	for x := range g.fromPrev {
+		p.adopted[x] = true
+	}
+	g.fromPrev = map[any]bool{}
+	if m, ok := g.limits.store.(*limit.Memory); ok && m == p.limits.store {
+		m.Retain(g.limitNames)
+	}
+	g.prev = nil
+	g.rt.prev = nil
 }
 
 // ErrNoTestAuth is returned by MintToken and TestAPIKey of a gateway not

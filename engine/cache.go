@@ -421,6 +421,13 @@ func (g *Gateway) cacheStore(d *decoder) cache.Store {
 		g.respStore = st
 		return st
 	}
+	if p := g.prev; p != nil && p.memCache != nil && p.cacheMaxSize() == cfg.MaxSize {
+		// The same memory cache: entries survive a reload (their keys
+		// name the endpoint, so a changed endpoint misses).
+		g.take(p.memCache)
+		g.memCache, g.respStore = p.memCache, p.memCache
+		return p.memCache
+	}
 	st, err := cache.NewMemory(cache.MemoryOptions{MaxSize: cfg.MaxSize})
 	if err != nil {
 		d.errorf(Pos{1, 1, 0}, RuleSchema, "cache.max_size", "cache: %v", err)
@@ -509,4 +516,11 @@ func (g *Gateway) CacheStats(method, route string) (cache.Stats, bool) {
 		}
 	}
 	return cache.Stats{}, false
+}
+
+func (g *Gateway) cacheMaxSize() int64 {
+	if g.Config.Cache == nil {
+		return 0
+	}
+	return g.Config.Cache.MaxSize
 }

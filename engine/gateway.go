@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,6 +64,17 @@ type Options struct {
 	// is the same byte for byte, only slower: the differential tests hold
 	// the fast paths to that, and it helps rule them out when debugging.
 	NoFastPaths bool
+	// Previous is the gateway this one replaces on a reload. What the new
+	// configuration keeps unchanged is taken over rather than made again:
+	// the metrics, the transport and its connections, the Redis
+	// connection, the memory cache, the rate-limit buckets of endpoints
+	// whose limit is unchanged, the in-flight and memory bounds, the
+	// backend clients of unchanged services (with their balancing, health
+	// and breaker state) and an unchanged JWT provider (with its key set).
+	// Previous is not changed by Load: Adopt, once the new gateway serves,
+	// moves what was taken over to it, and Previous's Close then leaves
+	// that alone.
+	Previous *Gateway
 }
 
 // Gateway is a loaded configuration: its plans, ready to serve.
@@ -93,11 +105,32 @@ type Gateway struct {
 	testIssuer *auth.TestIssuer
 	testJWT    auth.JWTConfig
 	rt         *runtime // the backend clients, for their health checks
+	// fromPrev holds what Load took over from Options.Previous, which
+	// this gateway must not close until Adopt makes it its own; adopted
+	// holds what a successor took over from this one, which Close leaves
+	// to the successor.
+	fromPrev map[any]bool
+	adopted  map[any]bool
+	prev     *Gateway
+	// limitNames are the rate limiters this gateway asked the memory
+	// store for: on Adopt, the store drops the others.
+	limitNames map[string]bool
+	// ownTransport: Load made the transport (Options.Transport was nil),
+	// so Close closes its idle connections.
+	ownTransport bool
+	// sources are the fs paths this gateway was loaded from: gateway.json,
+	// the endpoint folders, the API key file and the PEM files.
+	sources []string
 }
 
 // admitWait is how long a request over limits.max_in_flight waits for a
 // slot before it is answered 503.
 const admitWait = 100 * time.Millisecond
+
+// Sources are the fs paths the gateway was loaded from (gateway.json, its
+// endpoint folders, the API key file and the PEM files): what a reload
+// watches.
+func (g *Gateway) Sources() []string { return slices.Clone(g.sources) }
 
 // DecodedInUse is the bytes of bodies and decoded values that requests in
 // flight hold now, as limits.max_decoded_total counts them (0 without that
@@ -122,8 +155,14 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	if opt.Env == nil {
 		opt.Env = os.LookupEnv
 	}
-	if opt.Transport == nil {
+	prev := opt.Previous
+	ownTransport, reusedTransport := false, false
+	if opt.Transport == nil && prev != nil && prev.ownTransport {
+		opt.Transport = prev.rt.transport // its connections carry over
+		ownTransport, reusedTransport = true, true
+	} else if opt.Transport == nil {
 		opt.Transport = NewTransport()
+		ownTransport = true
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -156,16 +195,43 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	}
 	rt := &runtime{transport: opt.Transport, clients: map[string]*backend.Client{}, log: opt.Logger,
 		trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls, general: opt.NoFastPaths, maxBody: defaults.MaxBackendBody}
+	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), rt: rt, guards: map[*Plan]*limit.Guard{}, caches: map[*Plan]*cache.Cache{},
+		fromPrev: map[any]bool{}, adopted: map[any]bool{}, prev: prev, limitNames: map[string]bool{}}
+	rt.prev = prev
+	rt.take = g.take
+	g.ownTransport = ownTransport
+	if reusedTransport {
+		g.take(opt.Transport)
+	}
+	// Bounds over every request in flight hold across a reload: requests
+	// still on the old gateway count against the new one's.
 	if defaults.MaxDecodedTotal > 0 {
-		rt.decoded = transform.NewBudget(defaults.MaxDecodedTotal, nil)
+		if prev != nil && prev.rt.decoded != nil && prev.Limits.MaxDecodedTotal == defaults.MaxDecodedTotal {
+			rt.decoded = prev.rt.decoded
+		} else {
+			rt.decoded = transform.NewBudget(defaults.MaxDecodedTotal, nil)
+		}
 	}
-
+	admit := pipeline.NewAdmit(defaults.MaxInFlight, admitWait)
+	if prev != nil && prev.Limits.MaxInFlight == defaults.MaxInFlight {
+		admit = prev.edge.Admit
+	}
+	if prev != nil {
+		g.Metrics = prev.Metrics
+	} else {
+		g.Metrics = metrics.New()
+	}
+	g.edge = pipeline.EdgeParts{Log: opt.Logger, Admit: admit}
 	if !d.errs.HasErrors() {
-		rt.tracer = buildTracer(cfg) // before the clients: each makes client spans with it
+		// Before the clients: each makes client spans with it. An
+		// unchanged tracing config keeps its exporter over a reload.
+		if prev != nil && prev.rt.tracer != nil && reflect.DeepEqual(prev.Config.Tracing, cfg.Tracing) {
+			rt.tracer = prev.rt.tracer
+			g.take(rt.tracer)
+		} else {
+			rt.tracer = buildTracer(cfg)
+		}
 	}
-	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), rt: rt, guards: map[*Plan]*limit.Guard{}, caches: map[*Plan]*cache.Cache{}}
-	g.Metrics = metrics.New()
-	g.edge = pipeline.EdgeParts{Log: opt.Logger, Admit: pipeline.NewAdmit(defaults.MaxInFlight, admitWait)}
 	dir := path.Dir(configPath)
 	all = append(all, g.buildAuth(fsys, dir, d, opt, display)...)
 	g.buildLimits(d, opt.TestAuth)
@@ -222,6 +288,20 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	}
 	slices.Sort(files)
 	files = slices.Compact(files)
+	if configPath != "" {
+		g.sources = append(g.sources, configPath)
+	}
+	g.sources = append(g.sources, folders...)
+	if keysFile != "" {
+		g.sources = append(g.sources, keysFile)
+	}
+	if cfg.Auth != nil {
+		for _, e := range cfg.Auth.publicKeys {
+			if e.Kind == KindString {
+				g.sources = append(g.sources, path.Join(dir, e.Str))
+			}
+		}
+	}
 	routes := map[string]*Plan{}
 	for _, f := range files {
 		p, errs := compileFile(fsys, f, cfg, defaults, display(f))

@@ -224,7 +224,11 @@ type limits struct {
 func (g *Gateway) buildLimits(d *decoder, memoryOnly bool) {
 	cfg := g.Config
 	g.memoryOnly = memoryOnly
-	if r := cfg.Redis; r != nil && r.URL != "" && !errorsUnder(d.errs, "redis") && !memoryOnly {
+	if r := cfg.Redis; r != nil && r.URL != "" && !errorsUnder(d.errs, "redis") && !memoryOnly && g.prev != nil && g.prev.redis != nil &&
+		g.prev.Config.Redis != nil && g.prev.Config.Redis.URL == r.URL && g.prev.Config.Redis.Prefix == r.Prefix && g.prev.Config.Redis.Timeout == r.Timeout {
+		g.redis = g.prev.redis // one connection pool across reloads
+		g.take(g.redis)
+	} else if r := cfg.Redis; r != nil && r.URL != "" && !errorsUnder(d.errs, "redis") && !memoryOnly {
 		conn, err := store.Open(store.Config{URL: r.URL, Prefix: r.Prefix, Timeout: r.Timeout})
 		if err != nil {
 			d.errorf(r.node.Pos, RuleSchema, "redis", "%v", err)
@@ -232,7 +236,11 @@ func (g *Gateway) buildLimits(d *decoder, memoryOnly bool) {
 			g.redis = conn
 		}
 	}
-	g.limits.store = limit.NewMemory(limit.MemoryOptions{})
+	if m, ok := g.prevLimitStore(); ok {
+		g.limits.store = m // buckets of unchanged limits carry over a reload
+	} else {
+		g.limits.store = limit.NewMemory(limit.MemoryOptions{})
+	}
 	rl := cfg.RateLimit
 	if rl == nil {
 		return
@@ -270,6 +278,7 @@ func (g *Gateway) limitStage(p *Plan) (*limit.Guard, error) {
 	name := p.Method + " " + p.Route
 	var own limit.Limiter
 	if rule != nil {
+		g.limitNames[name] = true
 		l, err := g.limits.store.Limiter(name, rule.cfg)
 		if err != nil {
 			return nil, err
@@ -282,6 +291,7 @@ func (g *Gateway) limitStage(p *Plan) (*limit.Guard, error) {
 		for c, cfg := range g.limits.clients {
 			// "\n" never appears in a route: no client's bucket is an
 			// endpoint's.
+			g.limitNames[name+"\nclient:"+c] = true
 			l, err := g.limits.store.Limiter(name+"\nclient:"+c, cfg)
 			if err != nil {
 				return nil, fmt.Errorf("client %q: %w", c, err)
@@ -436,4 +446,15 @@ func clientLimits(clients []auth.Client) map[string]limit.Config {
 		}
 	}
 	return out
+}
+
+// prevLimitStore is the previous gateway's memory limiter store, which a
+// reload keeps (limit.Memory.Limiter gives the same limiter for the same
+// name and config, so counts survive).
+func (g *Gateway) prevLimitStore() (*limit.Memory, bool) {
+	if g.prev == nil || g.memoryOnly {
+		return nil, false
+	}
+	m, ok := g.prev.limits.store.(*limit.Memory)
+	return m, ok
 }

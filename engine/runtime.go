@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"reflect"
 
 	"frontdesk/engine/backend"
 	"frontdesk/pipeline/tracing"
@@ -23,6 +24,10 @@ type runtime struct {
 	maxBody   int64
 	decoded   *transform.Budget // every request's decoded data together, or nil
 	tracer    *tracing.Tracer   // nil: tracing off
+	// prev is the gateway a reload replaces (nil at first load); take
+	// marks what is taken over from it.
+	prev *Gateway
+	take func(any)
 }
 
 // client is the backend client of cfg's service, built on first use: one
@@ -35,10 +40,21 @@ func (rt *runtime) client(cfg *ServiceConfig) *backend.Client {
 	for i, u := range cfg.URLs {
 		urls[i] = u.String()
 	}
-	c := backend.New(backend.Config{Name: cfg.Name, URLs: urls, LeastRequests: cfg.Balance == "least_requests",
+	bc := backend.Config{Name: cfg.Name, URLs: urls, LeastRequests: cfg.Balance == "least_requests",
 		MaxBody: rt.maxBody, Transport: rt.transport, Tracer: rt.tracer,
 		EjectAfter: cfg.EjectAfter, EjectFor: cfg.EjectFor, Retry: cfg.Retry, Breaker: cfg.Breaker,
-		MaxConnections: cfg.MaxConnections, Health: cfg.Health})
+		MaxConnections: cfg.MaxConnections, Health: cfg.Health}
+	// A service a reload leaves as it was keeps its client: its
+	// instances' ejections, breaker, connection counts and health checks
+	// go on as if nothing happened.
+	if rt.prev != nil {
+		if old, ok := rt.prev.rt.clients[cfg.Name]; ok && reflect.DeepEqual(old.Config(), bc) {
+			rt.take(old)
+			rt.clients[cfg.Name] = old
+			return old
+		}
+	}
+	c := backend.New(bc)
 	rt.clients[cfg.Name] = c
 	return c
 }
@@ -54,9 +70,12 @@ func (rt *runtime) startHealth(ctx context.Context) {
 	}
 }
 
-// stopHealth stops them and waits for them to end.
-func (rt *runtime) stopHealth() {
+// stopHealth stops them and waits for them to end, leaving alone the
+// clients owns says another gateway now has.
+func (rt *runtime) stopHealth(owns func(any) bool) {
 	for _, c := range rt.clients {
-		c.Close()
+		if owns(c) {
+			c.Close()
+		}
 	}
 }

@@ -95,7 +95,7 @@ func (g *Gateway) traceStage(route string) func(http.Handler) http.Handler {
 // closeTracer flushes the spans still queued and stops the exporter,
 // within tracingShutdown.
 func (g *Gateway) closeTracer() {
-	if g.rt == nil || g.rt.tracer == nil {
+	if g.rt == nil || g.rt.tracer == nil || !g.owns(g.rt.tracer) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), tracingShutdown)

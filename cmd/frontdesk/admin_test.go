@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 
@@ -20,8 +21,9 @@ func TestAdminServesMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gw.Close()
-	srv := httptest.NewServer(adminMux(gw.Metrics.Handler()))
+	live := engine.NewLive(t.Context(), gw, nil, nil)
+	defer live.Close()
+	srv := httptest.NewServer(adminMux(live, new(atomic.Bool)))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {

@@ -246,6 +246,13 @@ type explainedCall struct {
 }
 
 func explainJSON(w io.Writer, p *engine.Plan) {
+	b, _ := json.MarshalIndent(explainValue(p), "", "  ")
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+// explainValue is one endpoint as explain --format json and the admin
+// listener's /routes show it.
+func explainValue(p *engine.Plan) map[string]any {
 	path, worst := p.CriticalPath()
 	calls := []explainedCall{}
 	for _, c := range p.Calls {
@@ -261,8 +268,7 @@ func explainJSON(w io.Writer, p *engine.Plan) {
 		"auth": authJSON(p), "rate_limit": limitJSON(p), "cache": cacheJSON(p), "calls": calls,
 		"critical_path": map[string]any{"calls": path, "worst_case_ms": ms(worst)},
 	}
-	b, _ := json.MarshalIndent(out, "", "  ")
-	fmt.Fprintf(w, "%s\n", b)
+	return out
 }
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }

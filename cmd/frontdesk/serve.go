@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,12 +18,14 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"frontdesk/cmd/frontdesk/demo"
 	"frontdesk/endpoints"
 	"frontdesk/engine"
+	"frontdesk/engine/watch"
 	"frontdesk/pipeline"
 )
 
@@ -65,8 +68,12 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		return err
 	}
 	tuneMemory(env, log)
-	gw, err := engine.Load(fsys, cfgPath, engine.Options{Env: env, Logger: log, DisplayPath: display,
-		MemoryLimit: debug.SetMemoryLimit(-1)})
+	memLimit := debug.SetMemoryLimit(-1)
+	load := func(prev *engine.Gateway) (*engine.Gateway, error) {
+		return engine.Load(fsys, cfgPath, engine.Options{Env: env, Logger: log, DisplayPath: display,
+			MemoryLimit: memLimit, Previous: prev})
+	}
+	gw, err := load(nil)
 	if err != nil {
 		var le engine.LoadErrors
 		if errors.As(err, &le) {
@@ -80,25 +87,37 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	for _, w := range gw.Warnings {
 		fmt.Fprintln(stderr, w.Error())
 	}
+	first := gw.Config
+	// A reload swaps endpoints, services, auth, limits and caches; the
+	// listeners and their bounds stay as they started.
+	reload := func(prev *engine.Gateway) (*engine.Gateway, error) {
+		next, err := load(prev)
+		if err == nil {
+			warnRestartOnly(log, first, next.Config)
+		}
+		return next, err
+	}
 	// The JWKS, when there is one: fetched now and refreshed in the
 	// background until the gateway stops. A failure is said, and the
 	// gateway serves on: tokens are answered 503 until a fetch succeeds.
 	if err := gw.Start(ctx); err != nil {
 		log.Error("the issuer's keys could not be fetched; requests with a token are answered 503 until a retry succeeds", "error", err.Error())
 	}
-	defer gw.Close()
+	live := engine.NewLive(ctx, gw, reload, log)
+	defer live.Close()
 	addr := gw.Config.Listen
 	if *listen != "" {
 		addr = *listen
 	}
 	nofile := raiseFileLimit()
 	maxConns := connectionBound(gw.Limits.MaxConnections, gw.Config.Limits.MaxConnections != 0, nofile, log)
-	srv := newServer(gw, log)
+	srv := newServer(live, gw, log)
 	pub, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	ln := pipeline.Limit(pub, maxConns)
+	var draining atomic.Bool
 	var admin *http.Server
 	if a := gw.Config.AdminListen; a != "" {
 		aln, err := net.Listen("tcp", a)
@@ -106,7 +125,7 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 			ln.Close()
 			return err
 		}
-		admin = &http.Server{Handler: adminMux(gw.Metrics.Handler()), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		admin = &http.Server{Handler: adminMux(live, &draining), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 			IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
 		go admin.Serve(pipeline.Limit(aln, adminConnections))
 		log.Info("admin listening", "addr", aln.Addr().String())
@@ -114,6 +133,14 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	fmt.Fprintf(stdout, "frontdesk listening on http://%s with %d endpoints\n", ln.Addr(), len(gw.Plans))
 	for _, p := range gw.Plans {
 		fmt.Fprintf(stdout, "  %-6s %s  (%s)\n", p.Method, p.Route, p.File)
+	}
+	if !*demoMode || *config != "" {
+		w, err := watch.New(func() []string { return osPaths(live.Gateway().Sources()) }, func() { live.Reload() }, log)
+		if err != nil {
+			log.Warn("cannot watch the configuration for changes; reload with SIGHUP or POST /reload", "error", err.Error())
+		} else {
+			defer w.Close()
+		}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -125,20 +152,46 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		case err := <-errc:
 			return err
 		case <-hup:
-			// Reload comes with the operations work; until then a SIGHUP an
-			// operator sends by habit must not stop the gateway.
-			log.Info("SIGHUP received: reload is not built yet; serving on with the loaded config")
+			log.Info("SIGHUP received: reloading")
+			live.Reload() // its outcome is logged and counted
 		case <-ctx.Done():
 			done = true
 		}
 	}
+	// Not ready from now on, so a load balancer stops sending; the admin
+	// listener closes last, after the public one has drained, so probes
+	// see the 503 all along.
+	draining.Store(true)
 	log.Info("shutting down", "grace", gw.Config.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), gw.Config.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), live.Gateway().Config.ShutdownTimeout)
 	defer cancel()
+	err = srv.Shutdown(sctx)
 	if admin != nil {
 		admin.Shutdown(sctx)
 	}
-	return srv.Shutdown(sctx)
+	return err
+}
+
+// osPaths turns the gateway's fs paths (rooted at "/") into OS paths.
+func osPaths(fsPaths []string) []string {
+	out := make([]string, len(fsPaths))
+	for i, p := range fsPaths {
+		out[i] = "/" + p
+	}
+	return out
+}
+
+// warnRestartOnly says which changed settings a reload does not apply.
+func warnRestartOnly(log *slog.Logger, was, now *engine.Config) {
+	if was.Listen != now.Listen {
+		log.Warn("reload: listen changed; it takes effect at the next restart", "serving", was.Listen, "configured", now.Listen)
+	}
+	if was.AdminListen != now.AdminListen {
+		log.Warn("reload: admin_listen changed; it takes effect at the next restart", "serving", was.AdminListen, "configured", now.AdminListen)
+	}
+	if was.Limits.MaxConnections != now.Limits.MaxConnections {
+		log.Warn("reload: limits.max_connections changed; it takes effect at the next restart")
+	}
 }
 
 // adminConnections bounds the admin listener's connections: few are ever
@@ -149,14 +202,18 @@ const adminConnections = 64
 // headers within 10s, a body within read_body_timeout (the engine sets the
 // exact deadline; this is the backstop), an answer within the longest
 // endpoint timeout plus write_timeout (large answers get a deadline per
-// 64 KB instead), idle connections closed after 2 minutes.
-func newServer(gw *engine.Gateway, log *slog.Logger) *http.Server {
+// 64 KB instead; a reload that brings a longer timeout extends its
+// requests' deadline itself), idle connections closed after 2 minutes.
+func newServer(h http.Handler, gw *engine.Gateway, log *slog.Logger) *http.Server {
 	longest := engine.DefaultEndpointTimeout
 	for _, p := range gw.Plans {
 		longest = max(longest, p.Timeout)
 	}
+	if l, ok := h.(*engine.Live); ok {
+		l.SetWriteBackstop(longest + gw.Limits.WriteTimeout)
+	}
 	return &http.Server{
-		Handler:           gw,
+		Handler:           h,
 		ReadHeaderTimeout: headerTimeout,
 		ReadTimeout:       headerTimeout + gw.Limits.ReadBodyTimeout,
 		WriteTimeout:      longest + gw.Limits.WriteTimeout,
@@ -184,19 +241,50 @@ func tuneGC(env func(string) (string, bool)) {
 	}
 }
 
-func adminMux(metrics http.Handler) *http.ServeMux {
+// adminMux is the admin listener's routes. /readyz is 503 once draining
+// is set (shutdown has begun).
+func adminMux(live *engine.Live, draining *atomic.Bool) *http.ServeMux {
 	m := http.NewServeMux()
-	m.Handle("GET /metrics", metrics)
-	ok := func(w http.ResponseWriter, r *http.Request) {
+	m.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		live.Gateway().Metrics.Handler().ServeHTTP(w, r)
+	})
+	text := func(w http.ResponseWriter, status int, s string) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
+		w.WriteHeader(status)
+		io.WriteString(w, s)
 	}
-	m.HandleFunc("GET /healthz", ok)
-	m.HandleFunc("GET /readyz", ok)
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { text(w, http.StatusOK, "ok\n") })
+	m.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			text(w, http.StatusServiceUnavailable, "shutting down\n")
+			return
+		}
+		text(w, http.StatusOK, "ok\n")
+	})
+	m.HandleFunc("GET /routes", func(w http.ResponseWriter, r *http.Request) {
+		gw := live.Gateway()
+		eps := make([]map[string]any, 0, len(gw.Plans))
+		for _, p := range gw.Plans {
+			eps = append(eps, explainValue(p))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"endpoints": eps, "reloads": live.Reloads()})
+	})
+	m.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+		err := live.Reload()
+		var le engine.LoadErrors
+		switch {
+		case err == nil:
+			writeJSON(w, http.StatusOK, map[string]string{"result": "ok"})
+		case errors.As(err, &le):
+			writeJSON(w, http.StatusUnprocessableEntity, le) // as lint --format json prints them
+		default:
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"result": "error", "error": err.Error()})
+		}
+	})
 	// The goroutine count, for leak checks under load (cmd/loadtest -soak).
 	m.HandleFunc("GET /goroutines", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, runtime.NumGoroutine())
+		text(w, http.StatusOK, fmt.Sprintln(runtime.NumGoroutine()))
 	})
 	// Profiles, for finding where a request's time goes under load. The
 	// admin listener is meant for operators only (127.0.0.1 by default).
@@ -204,6 +292,17 @@ func adminMux(metrics http.Handler) *http.ServeMux {
 	m.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	m.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return m
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
 }
 
 // configFS finds gateway.json: the -c path, ./gateway.json, or with --demo

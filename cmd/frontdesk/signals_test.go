@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,9 +21,24 @@ import (
 // Each line the process logs goes to the returned channel.
 func startGateway(t *testing.T, backend string) (*exec.Cmd, string, chan string) {
 	t.Helper()
-	dir := t.TempDir()
+	g := startGatewayIn(t, t.TempDir(), backend)
+	return g.cmd, g.addr, g.logs
+}
+
+// process is a gateway started by startGatewayIn.
+type process struct {
+	cmd         *exec.Cmd
+	addr, admin string // host:port of the public and the admin listener
+	logs        chan string
+	dir         string // holds gateway.json and e/x.json
+}
+
+var loopbackAddr = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+
+func startGatewayIn(t *testing.T, dir, backend string) *process {
+	t.Helper()
 	os.MkdirAll(filepath.Join(dir, "e"), 0o755)
-	os.WriteFile(filepath.Join(dir, "gateway.json"), []byte(`{"listen": "127.0.0.1:0", "endpoints": ["e"],
+	os.WriteFile(filepath.Join(dir, "gateway.json"), []byte(`{"listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0", "endpoints": ["e"],
 		"services": {"s": {"urls": ["`+backend+`"]}}, "shutdown_timeout": "5s"}`), 0o644)
 	os.WriteFile(filepath.Join(dir, "e", "x.json"), []byte(`{"method": "GET", "path": "/x", "calls": {"c": {"service": "s", "path": "/"}}}`), 0o644)
 	self, err := os.Executable()
@@ -40,6 +56,7 @@ func startGateway(t *testing.T, backend string) (*exec.Cmd, string, chan string)
 		t.Fatal(err)
 	}
 	logs := make(chan string, 100)
+	admin := make(chan string, 1)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -56,19 +73,25 @@ func startGateway(t *testing.T, backend string) (*exec.Cmd, string, chan string)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			if strings.Contains(sc.Text(), "admin listening") {
+				admin <- loopbackAddr.FindString(sc.Text())
+			}
 			select {
 			case logs <- sc.Text():
 			default: // nobody is waiting for this one
 			}
 		}
 	}()
-	select {
-	case a := <-addr:
-		return cmd, a, logs
-	case <-time.After(30 * time.Second):
-		t.Fatal("the gateway did not start")
+	p := &process{cmd: cmd, logs: logs, dir: dir}
+	for p.addr == "" || p.admin == "" {
+		select {
+		case p.addr = <-addr:
+		case p.admin = <-admin:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the gateway did not start")
+		}
 	}
-	return nil, "", nil
+	return p
 }
 
 // awaitLog waits, within a bound, for a logged line holding want.
@@ -115,6 +138,7 @@ func TestSignals(t *testing.T) {
 			t.Fatal(err)
 		}
 		awaitLog(t, logs, "SIGHUP received")
+		awaitLog(t, logs, "reloaded")
 		if err := get(); err != nil {
 			t.Fatalf("after SIGHUP: %v", err)
 		}
@@ -152,7 +176,8 @@ func TestShutdownDrains(t *testing.T) {
 		io.WriteString(w, `{"ok": true}`)
 	}))
 	defer backend.Close()
-	cmd, addr, logs := startGateway(t, backend.URL)
+	g := startGatewayIn(t, t.TempDir(), backend.URL)
+	cmd, addr, logs := g.cmd, g.addr, g.logs
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -177,6 +202,15 @@ func TestShutdownDrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	awaitLog(t, logs, "shutting down")
+	// Not ready while draining; the admin listener is still up.
+	resp, err := client.Get("http://" + g.admin + "/readyz")
+	if err != nil {
+		t.Fatalf("/readyz while draining: %v (the admin listener must close last)", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining: %d, want 503", resp.StatusCode)
+	}
 	close(release) // the backend answers only once shutdown has begun
 	select {
 	case err := <-answered:

@@ -88,6 +88,7 @@ type Response struct {
 // Client calls one service. It is safe for concurrent use; its instances'
 // balancing and health state is shared by every request.
 type Client struct {
+	config    Config // as New was given it: a reload keeps a client whose config is unchanged
 	name      string
 	pool      *pool
 	transport http.RoundTripper
@@ -122,6 +123,7 @@ type layer func(next roundTrip) roundTrip
 
 // New builds the client of one service.
 func New(cfg Config) *Client {
+	given := cfg
 	if cfg.Retry.Attempts == 0 {
 		cfg.Retry = DefaultRetry
 	}
@@ -131,6 +133,7 @@ func New(cfg Config) *Client {
 	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, retryCfg: cfg.Retry, tracer: cfg.Tracer,
 		pool: newPool(cfg.URLs, cfg.LeastRequests, cfg.EjectAfter, cfg.EjectFor), cb: newBreaker(cfg.Name, cfg.Breaker)}
 	c.budget = newRetryBudget(cfg.Breaker.Window)
+	c.config = given
 	if h := cfg.Health; h != nil {
 		hc := *h
 		if hc.Interval <= 0 {
@@ -200,3 +203,6 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 func fail(req *Request, f pipeline.CallFailure, err error) error {
 	return &pipeline.CallError{Call: req.Call, Failure: f, Err: err}
 }
+
+// Config is the configuration the client was made with.
+func (c *Client) Config() Config { return c.config }

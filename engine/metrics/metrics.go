@@ -147,3 +147,13 @@ func itoa(n int) string {
 	}
 	return string(b[i:])
 }
+
+// Forget removes every series of the endpoint route (a reload dropped
+// it), so dashboards stop showing it.
+func (s *Set) Forget(route string) {
+	l := prometheus.Labels{"endpoint": route}
+	s.requests.DeletePartialMatch(l)
+	s.duration.DeletePartialMatch(l)
+	s.inflight.DeletePartialMatch(l)
+	s.callDuration.DeletePartialMatch(l)
+}

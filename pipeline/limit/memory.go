@@ -229,3 +229,43 @@ func (s *shard) unlink(b *bucket) {
 	}
 	b.prev, b.next = nil, nil
 }
+
+// Retain drops every limiter whose name keep does not hold, with its
+// buckets: a reload that removes an endpoint (or changes its limit) frees
+// what the old limiter counted. Limiters kept go on counting.
+func (m *Memory) Retain(keep map[string]bool) {
+	m.mu.Lock()
+	gone := map[*memLimiter]bool{}
+	for name, l := range m.limiters {
+		if !keep[name] {
+			gone[l] = true
+			delete(m.limiters, name)
+		}
+	}
+	live := map[*memLimiter]bool{}
+	for _, l := range m.limiters {
+		live[l] = true
+	}
+	m.mu.Unlock()
+	// Buckets of a limiter replaced under the same name (its config
+	// changed) belong to no listed limiter any more: they go too.
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for b := s.head; b != nil; {
+			next := b.next
+			if gone[b.key.l] || !live[b.key.l] {
+				s.remove(b)
+			}
+			b = next
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Limiters is the number of limiters held.
+func (m *Memory) Limiters() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.limiters)
+}

@@ -246,3 +246,35 @@ func BenchmarkMemoryAllowNewKeys(b *testing.B) {
 		i++
 	}
 }
+
+func TestMemoryRetain(t *testing.T) {
+	m := NewMemory(MemoryOptions{})
+	cfg := Config{Rate: Rate{N: 1, Per: time.Hour}, Burst: 1}
+	a, _ := m.Limiter("GET /a", cfg)
+	b, _ := m.Limiter("GET /b", cfg)
+	ctx := context.Background()
+	a.Allow(ctx, "k")
+	b.Allow(ctx, "k")
+	if m.Len() != 2 {
+		t.Fatalf("buckets = %d, want 2", m.Len())
+	}
+	m.Retain(map[string]bool{"GET /a": true})
+	if m.Len() != 1 || m.Limiters() != 1 {
+		t.Fatalf("after Retain: buckets %d limiters %d, want 1 and 1", m.Len(), m.Limiters())
+	}
+	// The kept limiter kept its count: the key is still spent.
+	again, _ := m.Limiter("GET /a", cfg)
+	if d, _ := again.Allow(ctx, "k"); d.Allowed {
+		t.Fatal("a kept limiter lost its count")
+	}
+	// A changed config under the same name starts afresh, and Retain
+	// frees the old limiter's buckets.
+	changed, _ := m.Limiter("GET /a", Config{Rate: Rate{N: 2, Per: time.Hour}, Burst: 2})
+	if d, _ := changed.Allow(ctx, "k"); !d.Allowed {
+		t.Fatal("a changed limit kept the old count")
+	}
+	m.Retain(map[string]bool{"GET /a": true})
+	if m.Len() != 1 {
+		t.Fatalf("buckets = %d after a config change, want 1", m.Len())
+	}
+}

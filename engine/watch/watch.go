@@ -1,0 +1,211 @@
+// Package watch calls for a reload when the files a gateway was loaded
+// from change. It watches folders, never files: editors save by writing a
+// new file and renaming it over the old one, and Kubernetes updates a
+// ConfigMap volume by swapping a symlink (..data) in the folder, and
+// neither is seen by a watch on the file itself. Events are coalesced: a
+// burst of them (an editor's save, a git checkout, a ConfigMap update)
+// gives one reload, at most Quiet after the last event and MaxDelay after
+// the first.
+package watch
+
+import (
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Coalescing bounds: a change is acted on within MaxDelay (the spec
+// format promises 2s).
+const (
+	Quiet    = 250 * time.Millisecond
+	MaxDelay = 1500 * time.Millisecond
+)
+
+// MaxFolders bounds the folders one gateway may have watched (each is a
+// watch, a kernel resource of the process).
+const MaxFolders = 4096
+
+// Watcher watches the folders of a set of paths and calls Trigger after
+// they change.
+type Watcher struct {
+	w       *fsnotify.Watcher
+	paths   func() []string
+	trigger func()
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	watched map[string]bool
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// New watches the folders paths names: for a file, the folder it is in;
+// for a folder, it and every folder under it. trigger runs on the
+// watcher's own goroutine, one call at a time; after it, the watcher
+// calls paths again (a reload may name other folders).
+func New(paths func() []string, trigger func(), log *slog.Logger) (*Watcher, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	w := &Watcher{w: fw, paths: paths, trigger: trigger, log: log, watched: map[string]bool{}, done: make(chan struct{})}
+	w.Sync()
+	w.wg.Go(w.loop)
+	return w, nil
+}
+
+// Watching lists the folders watched now, sorted.
+func (w *Watcher) Watching() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.watched))
+	for d := range w.watched {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Sync makes the watched folders those paths names now.
+func (w *Watcher) Sync() {
+	want := folders(w.paths())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for d := range w.watched {
+		if !want[d] {
+			w.w.Remove(d) // gone already, when the folder was removed
+			delete(w.watched, d)
+		}
+	}
+	for d := range want {
+		if w.watched[d] {
+			continue
+		}
+		if err := w.w.Add(d); err != nil {
+			w.log.Warn("cannot watch a folder for changes; edits there need a reload by hand", "folder", d, "error", err.Error())
+			continue
+		}
+		w.watched[d] = true
+	}
+}
+
+// folders is the set of folders that paths need watched.
+func folders(paths []string) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.IsDir() {
+			// A file, or something missing: its folder tells when it
+			// comes (back).
+			out[filepath.Dir(p)] = true
+			continue
+		}
+		filepath.WalkDir(p, func(fp string, de fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if len(out) >= MaxFolders {
+				return filepath.SkipAll
+			}
+			if de.IsDir() {
+				if fp != p && strings.HasPrefix(de.Name(), ".") && !strings.HasPrefix(de.Name(), "..") {
+					return filepath.SkipDir // .git and the like
+				}
+				out[fp] = true
+			}
+			return nil
+		})
+	}
+	return out
+}
+
+// Close stops watching and waits for a reload in progress.
+func (w *Watcher) Close() error {
+	select {
+	case <-w.done:
+		return nil
+	default:
+	}
+	close(w.done)
+	err := w.w.Close()
+	w.wg.Wait()
+	return err
+}
+
+func (w *Watcher) loop() {
+	var (
+		timer  *time.Timer
+		fire   <-chan time.Time
+		first  time.Time
+		events = w.w.Events
+		errs   = w.w.Errors
+	)
+	stop := func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+	defer stop()
+	for {
+		select {
+		case <-w.done:
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			if !relevant(ev) {
+				continue
+			}
+			now := time.Now()
+			if fire == nil {
+				first = now
+			}
+			wait := min(Quiet, MaxDelay-now.Sub(first))
+			stop()
+			timer = time.NewTimer(max(wait, 0))
+			fire = timer.C
+		case err, ok := <-errs:
+			if !ok {
+				return
+			}
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				// Events were lost: reload to be sure.
+				stop()
+				timer = time.NewTimer(0)
+				fire = timer.C
+				continue
+			}
+			w.log.Warn("watching for changes", "error", err.Error())
+		case <-fire:
+			fire = nil
+			w.trigger()
+			w.Sync()
+		}
+	}
+}
+
+// relevant skips what cannot change a configuration: permission changes,
+// and editors' swap and backup files.
+func relevant(ev fsnotify.Event) bool {
+	if ev.Op == fsnotify.Chmod {
+		return false
+	}
+	base := filepath.Base(ev.Name)
+	switch {
+	case strings.HasSuffix(base, ".swp"), strings.HasSuffix(base, ".swx"), strings.HasSuffix(base, "~"), base == "4913":
+		return false
+	}
+	return true
+}
