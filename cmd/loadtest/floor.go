@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +28,8 @@ import (
 //	GET /one/{cart_id}                              {"cart":…}
 //	GET /checkout/{cart_id}?user=U&skus=S           {"user":…,"cart":…,"products":…}
 //	GET /slow/checkout/{cart_id}?user=U&skus=S      the same on the slow backends
+//	GET /checkout-xml/{cart_id}?user=U&skus=S       the three, and "stock": the
+//	                                                inventory's XML as JSON
 type floor struct {
 	client     *http.Client
 	fast, slow map[string]string // service name → base URL
@@ -113,10 +117,18 @@ func (f *floor) mux() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	m.HandleFunc("GET /one/{cart_id}", func(w http.ResponseWriter, r *http.Request) {
-		f.compose(w, r, []part{{"cart", f.fast["cart"] + "/carts/" + url.PathEscape(r.PathValue("cart_id"))}})
+		f.compose(w, r, []part{{name: "cart", url: f.fast["cart"] + "/carts/" + url.PathEscape(r.PathValue("cart_id"))}})
 	})
 	m.HandleFunc("GET /checkout/{cart_id}", func(w http.ResponseWriter, r *http.Request) {
 		f.compose(w, r, checkoutParts(f.fast, r))
+	})
+	m.HandleFunc("GET /checkout-xml/{cart_id}", func(w http.ResponseWriter, r *http.Request) {
+		if f.fast["inventory"] == "" {
+			http.Error(w, "no inventory in -backends", http.StatusNotFound)
+			return
+		}
+		parts := append(checkoutParts(f.fast, r), part{"stock", f.fast["inventory"] + "/stock?skus=" + url.QueryEscape(r.URL.Query().Get("skus")), stockJSON})
+		f.compose(w, r, parts)
 	})
 	m.HandleFunc("GET /slow/checkout/{cart_id}", func(w http.ResponseWriter, r *http.Request) {
 		if f.slow["user"] == "" {
@@ -128,14 +140,18 @@ func (f *floor) mux() *http.ServeMux {
 	return m
 }
 
-type part struct{ name, url string }
+// part is one backend call; conv, when set, turns its body into JSON.
+type part struct {
+	name, url string
+	conv      func([]byte) ([]byte, error)
+}
 
 func checkoutParts(svc map[string]string, r *http.Request) []part {
 	q := r.URL.Query()
 	return []part{
-		{"user", svc["user"] + "/users/" + url.PathEscape(q.Get("user"))},
-		{"cart", svc["cart"] + "/carts/" + url.PathEscape(r.PathValue("cart_id"))},
-		{"products", svc["catalog"] + "/products?skus=" + url.QueryEscape(q.Get("skus"))},
+		{name: "user", url: svc["user"] + "/users/" + url.PathEscape(q.Get("user"))},
+		{name: "cart", url: svc["cart"] + "/carts/" + url.PathEscape(r.PathValue("cart_id"))},
+		{name: "products", url: svc["catalog"] + "/products?skus=" + url.QueryEscape(q.Get("skus"))},
 	}
 }
 
@@ -145,7 +161,12 @@ func (f *floor) compose(w http.ResponseWriter, r *http.Request, parts []part) {
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
 	for i := range parts {
-		wg.Go(func() { bodies[i], errs[i] = f.fetch(r.Context(), parts[i].url) })
+		wg.Go(func() {
+			bodies[i], errs[i] = f.fetch(r.Context(), parts[i].url)
+			if errs[i] == nil && parts[i].conv != nil {
+				bodies[i], errs[i] = parts[i].conv(bodies[i])
+			}
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -192,4 +213,45 @@ func (f *floor) fetch(ctx context.Context, u string) ([]byte, error) {
 		return nil, fmt.Errorf("%s answered %d", u, resp.StatusCode)
 	}
 	return b, nil
+}
+
+// The inventory's XML, as a gateway written by hand for this one backend
+// would read it: typed structs for encoding/xml, written by encoding/json.
+type floorInventory struct {
+	Warehouse string      `xml:"warehouse,attr" json:"warehouse"`
+	Updated   string      `xml:"updated,attr" json:"updated"`
+	Items     []floorItem `xml:"item" json:"item"`
+}
+
+type floorItem struct {
+	SKU       string `xml:"sku,attr" json:"sku"`
+	Available bool   `xml:"available" json:"available"`
+	Quantity  int    `xml:"quantity" json:"quantity"`
+	Location  struct {
+		Aisle string `xml:"aisle,attr" json:"aisle"`
+		Bin   string `xml:"bin,attr" json:"bin"`
+	} `xml:"location" json:"location"`
+	Restock  string `xml:"restock" json:"restock"`
+	Reserved int    `xml:"reserved" json:"reserved"`
+	Incoming struct {
+		Due   string `xml:"due,attr" json:"due"`
+		Value int    `xml:",chardata" json:"value"`
+	} `xml:"incoming" json:"incoming"`
+	Supplier struct {
+		ID       string `xml:"id,attr" json:"id"`
+		LeadDays int    `xml:"lead_time_days,attr" json:"lead_time_days"`
+	} `xml:"supplier" json:"supplier"`
+	Batch   string `xml:"batch" json:"batch"`
+	Updated struct {
+		By    string `xml:"by,attr" json:"by"`
+		Value string `xml:",chardata" json:"value"`
+	} `xml:"updated" json:"updated"`
+}
+
+func stockJSON(b []byte) ([]byte, error) {
+	var inv floorInventory
+	if err := xml.Unmarshal(b, &inv); err != nil {
+		return nil, err
+	}
+	return json.Marshal(inv)
 }

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -82,7 +83,7 @@ func harness(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	fl.StringVar(&o.gen, "gen", "auto", "load generator: wrk, go, or auto (wrk when it is on PATH)")
 	fl.StringVar(&o.frontdesk, "frontdesk", "", "frontdesk binary to run (default: go build ./cmd/frontdesk into a temporary folder)")
 	fl.StringVar(&o.config, "config", "", "gateway.json of the cases (default testdata/loadtest/gateway.json of this module)")
-	fl.StringVar(&o.cases, "cases", "1,2,3,4,5,6,7,8", "cases to run, comma-separated (1-8)")
+	fl.StringVar(&o.cases, "cases", "1,2,3,4,5,6,7,8,9", "cases to run, comma-separated (1-9)")
 	fl.DurationVar(&o.soak, "soak", 0, "after the cases, load case 3 this long (e.g. 60s), sampling the gateway's RSS, and compare its goroutines before and after")
 	fl.DurationVar(&o.readyTimeout, "ready-timeout", 30*time.Second, "how long each started process may take to answer")
 	fl.StringVar(&o.jsonOut, "json", "", "also write every run's measurements to this file")
@@ -101,8 +102,8 @@ func harness(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	cases := map[int]bool{}
 	for c := range strings.SplitSeq(o.cases, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
-		if err != nil || n < 1 || n > 8 {
-			fmt.Fprintf(stderr, "loadtest: -cases: %q is not a case from 1 to 8\n", c)
+		if err != nil || n < 1 || n > 9 {
+			fmt.Fprintf(stderr, "loadtest: -cases: %q is not a case from 1 to 9\n", c)
 			return exitCode(2)
 		}
 		cases[n] = true
@@ -235,29 +236,20 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 	for _, s := range []string{"user", "cart", "catalog", "inventory"} {
 		env = append(env, strings.ToUpper(s)+"_URL="+beURLs[s], "SLOW_"+strings.ToUpper(s)+"_URL="+slowURLs[s])
 	}
-	gw, err := h.ps.start("gateway", env, fd, "serve", "-c", o.config)
+	gw, gwURL, adminAddr, err := h.startGateway(ctx, "gateway", env, fd, o.config)
 	if err != nil {
 		return err
 	}
-	gwURL, err := gw.waitLine(ctx, o.readyTimeout, func(l string) (string, bool) {
-		rest, ok := strings.CutPrefix(l, "frontdesk listening on ")
-		if !ok {
-			return "", false
+	// Case 9's gateway: the same cases with the access log on (to a file,
+	// as the harness keeps every process's log), so case 2 on the first
+	// gateway is the same checkout with the edge off.
+	var gwEdge *proc
+	gwEdgeURL := ""
+	if cases[9] {
+		edgeConfig := filepath.Join(filepath.Dir(o.config), "gateway-edge.json")
+		if gwEdge, gwEdgeURL, _, err = h.startGateway(ctx, "gateway-edge", env, fd, edgeConfig); err != nil {
+			return err
 		}
-		return strings.Fields(rest)[0], true
-	})
-	if err != nil {
-		return err
-	}
-	adminAddr, err := gw.waitLine(ctx, o.readyTimeout, func(l string) (string, bool) {
-		if !strings.Contains(l, `msg="admin listening"`) {
-			return "", false
-		}
-		_, a, ok := strings.Cut(l, " addr=")
-		return strings.Fields(a + " ")[0], ok && a != ""
-	})
-	if err != nil {
-		return err
 	}
 	adminURL := "http://" + adminAddr
 	fl, err := h.ps.start("floor", nil, h.self, "floor", "-addr", "127.0.0.1:0",
@@ -277,6 +269,9 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 		}
 	}
 	h.watched = []*proc{gw, fl, be}
+	if gwEdge != nil {
+		h.watched = append(h.watched, gwEdge)
+	}
 	if slowBe != nil {
 		h.watched = append(h.watched, slowBe)
 	}
@@ -296,10 +291,10 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 			target{"floor1", "floor, 1 call", floorURL + "/one/" + cartID, o.conns, fl, []string{"cart"}, ""},
 			target{"case1", "1 one backend, passthrough", gwURL + "/lt/one/" + cartID, o.conns, gw, []string{"cart"}, ""})
 	}
-	if cases[2] || cases[3] || cases[4] || cases[6] || cases[7] || cases[8] {
+	if cases[2] || cases[3] || cases[6] || cases[7] || cases[8] || cases[9] {
 		ts = append(ts, target{"floor3", "floor, 3 calls", floorURL + "/checkout/" + cartID + query, o.conns, fl, checkout, ""})
 	}
-	if cases[2] {
+	if cases[2] || cases[9] {
 		ts = append(ts, target{"case2", "2 checkout, 3 JSON, default", gwURL + "/lt/checkout/" + cartID + query, o.conns, gw, checkout, ""})
 	}
 	if cases[6] {
@@ -309,6 +304,10 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 	if cases[7] {
 		ts = append(ts, target{"case7", "7 case 2 behind a rate limit", gwURL + "/lt/checkout-limited/" + cartID + query, o.conns, gw, checkout, ""})
 	}
+	if cases[9] {
+		ts = append(ts, target{"case9", "9 case 2, JWT+limit+log", gwEdgeURL + "/lt/checkout-edge/" + cartID + query, o.conns, gwEdge, checkout,
+			"Authorization: Bearer " + iss.token})
+	}
 	if cases[8] {
 		ts = append(ts, target{"case8", "8 case 2, a cache hit", gwURL + "/lt/checkout-cached/" + cartID + query, o.conns, gw, checkout, ""})
 	}
@@ -317,6 +316,8 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 			[]string{"customer", "loyalty_points", "lines", "products", "summary"}, ""})
 	}
 	if cases[4] {
+		ts = append(ts, target{"floor4", "floor, 4 calls (XML)", floorURL + "/checkout-xml/" + cartID + query, o.conns, fl,
+			[]string{"user", "cart", "products", "stock"}, ""})
 		ts = append(ts, target{"case4", "4 checkout + XML inventory", gwURL + "/lt/checkout-xml/" + cartID + query, o.conns, gw,
 			[]string{"user", "cart", "products", "stock"}, ""})
 	}
@@ -373,7 +374,11 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 }
 
 func svcList(urls map[string]string) string {
-	return "user=" + urls["user"] + ",cart=" + urls["cart"] + ",catalog=" + urls["catalog"]
+	s := "user=" + urls["user"] + ",cart=" + urls["cart"] + ",catalog=" + urls["catalog"]
+	if urls["inventory"] != "" {
+		s += ",inventory=" + urls["inventory"]
+	}
+	return s
 }
 
 // startBackends starts `frontdesk demo-backends` on free ports and reads
@@ -615,3 +620,40 @@ func (h *harnessState) goroutines(ctx context.Context, adminURL string) (int, er
 	}
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
+
+// startGateway starts frontdesk serve with config as the process name and
+// waits for its public and admin addresses.
+func (h *harnessState) startGateway(ctx context.Context, name string, env []string, fd, config string) (*proc, string, string, error) {
+	o := h.o
+	gw, err := h.ps.start(name, env, fd, "serve", "-c", config)
+	if err != nil {
+		return nil, "", "", err
+	}
+	gwURL, err := gw.waitLine(ctx, o.readyTimeout, func(l string) (string, bool) {
+		rest, ok := strings.CutPrefix(l, "frontdesk listening on ")
+		if !ok {
+			return "", false
+		}
+		return strings.Fields(rest)[0], true
+	})
+	if err != nil {
+		return nil, "", "", err
+	}
+	// The admin address, from its log line in either format.
+	adminAddr, err := gw.waitLine(ctx, o.readyTimeout, func(l string) (string, bool) {
+		if !strings.Contains(l, "admin listening") {
+			return "", false
+		}
+		a := loopbackAddr.FindString(l)
+		return a, a != ""
+	})
+	if err != nil {
+		return nil, "", "", err
+	}
+	if err := pollReady(ctx, h.client, "http://"+adminAddr+"/readyz", o.readyTimeout); err != nil {
+		return nil, "", "", err
+	}
+	return gw, gwURL, adminAddr, nil
+}
+
+var loopbackAddr = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)

@@ -10,12 +10,26 @@ import (
 // floorOf says which floor run each case is compared with, and directOf
 // which direct run.
 var (
-	floorOf = map[string]string{"case1": "floor1", "case2": "floor3", "case3": "floor3", "case4": "floor3", "case5": "floor5",
-		"case6": "floor3", "case7": "floor3", "case8": "floor3"}
+	floorOf = map[string]string{"case1": "floor1", "case2": "floor3", "case3": "floor3", "case4": "floor4", "case5": "floor5",
+		"case6": "floor3", "case7": "floor3", "case8": "floor1", "case9": "floor3"}
 	directOf = map[string]string{"case1": "direct", "case2": "direct", "case3": "direct", "case4": "direct", "case5": "direct5",
-		"case6": "direct", "case7": "direct", "case8": "direct",
-		"floor1": "direct", "floor3": "direct", "floor5": "direct5"}
+		"case6": "direct", "case7": "direct", "case8": "direct", "case9": "direct",
+		"floor1": "direct", "floor3": "direct", "floor4": "direct", "floor5": "direct5"}
 )
+
+// targets are issue 14's: the most CPU per request a case may cost, as a
+// multiple of the CPU per request of the row it is held against (a floor,
+// or for case 9 case 2 on the gateway with the edge off).
+var targets = map[string]struct {
+	ratio   float64
+	against string
+}{
+	"case1": {1.10, "floor1"}, "case2": {1.10, "floor3"}, "case3": {1.30, "floor3"},
+	"case4": {1.25, "floor4"}, "case8": {1.00, "floor1"}, "case9": {1.15, "case2"},
+}
+
+// case3RSSTargetMiB bounds the gateway's RSS after the template case.
+const case3RSSTargetMiB = 100
 
 // case 5's target: the gateway's p50 at most this much over one direct call's.
 const case5TargetUS = 500
@@ -34,9 +48,9 @@ func (h *harnessState) report(runs []runResult, soak *soakResult) {
 	}
 	fmt.Fprintln(w, title)
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-30s %5s %8s %8s %8s %10s %10s %7s %7s  %s\n",
-		"case", "conns", "req/s", "p50", "p99", "CPU µs/req", "floor µs", "×floor", "RSS MiB", "p50 vs direct")
-	fmt.Fprintln(w, strings.Repeat("-", 122))
+	fmt.Fprintf(w, "%-30s %5s %8s %8s %8s %10s %10s %7s %-24s %7s  %s\n",
+		"case", "conns", "req/s", "p50", "p99", "CPU µs/req", "floor µs", "×floor", "target", "RSS MiB", "p50 vs direct")
+	fmt.Fprintln(w, strings.Repeat("-", 147))
 	var verdicts []string
 	for _, r := range runs {
 		cpu := r.CPUUS[ownerName(r.Key)]
@@ -61,27 +75,52 @@ func (h *harnessState) report(runs []runResult, soak *soakResult) {
 					ms(r.Result.P50), ms(d.Result.P50), diff/1e3, ok))
 			}
 		}
+		targetCol := "-"
+		if tg, ok := targets[r.Key]; ok {
+			if a := byKey[tg.against]; a != nil && a.CPUUS[ownerName(a.Key)] > 0 {
+				ratio := cpu / a.CPUUS[ownerName(a.Key)]
+				ok := "met"
+				if ratio > tg.ratio {
+					ok = "MISSED"
+				}
+				targetCol = fmt.Sprintf("%.2f ≤%.2f %s %s", ratio, tg.ratio, againstName(tg.against), ok)
+				verdicts = append(verdicts, fmt.Sprintf("%s: %.2f× %s, target ≤ %.2f×: %s", r.Label, ratio, againstName(tg.against), tg.ratio, ok))
+			}
+		}
 		rss := "-"
 		if r.RSSKB > 0 {
 			rss = fmt.Sprintf("%.1f", float64(r.RSSKB)/1024)
+			if r.Key == "case3" {
+				ok := "met"
+				if float64(r.RSSKB)/1024 >= case3RSSTargetMiB {
+					ok = "MISSED"
+				}
+				verdicts = append(verdicts, fmt.Sprintf("%s: RSS %.1f MiB at %d connections, target < %d MiB: %s", r.Label, float64(r.RSSKB)/1024, r.Conns, case3RSSTargetMiB, ok))
+			}
 		}
 		label := r.Label
 		if r.Result.Errors > 0 || r.Result.Non2xx > 0 {
 			label += " [ERRORS]"
 		}
-		fmt.Fprintf(w, "%-30s %5d %8.0f %8s %8s %10.0f %10s %7s %7s  %s\n",
-			label, r.Conns, r.Result.RPS, ms(r.Result.P50), ms(r.Result.P99), cpu, floorCol, ratioCol, rss, directCol)
+		fmt.Fprintf(w, "%-30s %5d %8.0f %8s %8s %10.0f %10s %7s %-24s %7s  %s\n",
+			label, r.Conns, r.Result.RPS, ms(r.Result.P50), ms(r.Result.P99), cpu, floorCol, ratioCol, targetCol, rss, directCol)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "CPU µs/req: the row's own process (gateway; floor; demo backends for direct rows), utime+stime from /proc/PID/stat")
 	fmt.Fprintln(w, "  over the measured run, divided by the requests completed. ×floor: the gateway's CPU per request over the floor's")
-	fmt.Fprintln(w, "  for the same job (case 1: floor 1 call; cases 2-4 and 6-8: floor 3 calls; case 5: floor 3 calls × 5 ms). RSS: VmRSS after the run.")
+	fmt.Fprintln(w, "  for the same job (cases 1 and 8: floor 1 call; cases 2, 3, 6, 7, 9: floor 3 calls; case 4: floor 4 calls, the fourth")
+	fmt.Fprintln(w, "  the XML inventory read with encoding/xml into typed structs and written with encoding/json; case 5: floor 3 calls × 5 ms).")
+	fmt.Fprintln(w, "  target: issue 14's bound on the CPU ratio (case 9: held against case 2, the same checkout with JWT, limit and access log")
+	fmt.Fprintln(w, "  off; case 8, a cache hit: against the floor's passthrough). RSS: VmRSS after the run.")
 	if c2, c6 := byKey["case2"], byKey["case6"]; c2 != nil && c6 != nil {
 		fmt.Fprintf(w, "Case 6 is case 2 behind JWT (RS256, one token for every request, as a hot client: verified once, then cached):\n")
 		fmt.Fprintf(w, "  %.0f µs/req with JWT, %.0f without: %+.0f µs/req.\n", c6.CPUUS["gateway"], c2.CPUUS["gateway"], c6.CPUUS["gateway"]-c2.CPUUS["gateway"])
 	}
+	if len(verdicts) > 0 {
+		fmt.Fprintln(w, "Targets:")
+	}
 	for _, v := range verdicts {
-		fmt.Fprintln(w, v)
+		fmt.Fprintln(w, "  "+v)
 	}
 
 	fmt.Fprintln(w)
@@ -121,8 +160,25 @@ func (h *harnessState) report(runs []runResult, soak *soakResult) {
 	}
 }
 
+// againstName says in a few words what a target holds a case against.
+func againstName(key string) string {
+	switch key {
+	case "floor1":
+		return "floor 1 call"
+	case "floor3":
+		return "floor 3 calls"
+	case "floor4":
+		return "floor 4 calls"
+	case "case2":
+		return "case 2"
+	}
+	return key
+}
+
 func ownerName(key string) string {
 	switch {
+	case key == "case9":
+		return "gateway-edge"
 	case key == "direct":
 		return "backends"
 	case key == "direct5":
