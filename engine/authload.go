@@ -205,6 +205,7 @@ func (g *Gateway) Adopt() {
 		p.adopted[x] = true
 	}
 	g.fromPrev = map[any]bool{}
+	g.Metrics.Use(g.series)
 	if m, ok := g.limits.store.(*limit.Memory); ok && m == p.limits.store {
 		m.Retain(g.limitNames)
 	}

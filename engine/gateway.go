@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -115,6 +116,7 @@ type Gateway struct {
 	// limitNames are the rate limiters this gateway asked the memory
 	// store for: on Adopt, the store drops the others.
 	limitNames map[string]bool
+	series     *metrics.Sources // the scrape-time series, published on load or Adopt
 	// ownTransport: Load made the transport (Options.Transport was nil),
 	// so Close closes its idle connections.
 	ownTransport bool
@@ -196,7 +198,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	rt := &runtime{transport: opt.Transport, clients: map[string]*backend.Client{}, log: opt.Logger,
 		trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls, general: opt.NoFastPaths, maxBody: defaults.MaxBackendBody}
 	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), rt: rt, guards: map[*Plan]*limit.Guard{}, caches: map[*Plan]*cache.Cache{},
-		fromPrev: map[any]bool{}, adopted: map[any]bool{}, prev: prev, limitNames: map[string]bool{}}
+		fromPrev: map[any]bool{}, adopted: map[any]bool{}, prev: prev, limitNames: map[string]bool{}, series: metrics.NewSources()}
 	rt.prev = prev
 	rt.take = g.take
 	g.ownTransport = ownTransport
@@ -357,15 +359,15 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		route := p.Method + " " + p.Route
 		p.metrics = g.Metrics.Endpoint(route, names)
 		if guard != nil {
-			g.Metrics.RateLimit(route, guard.Rejected)
-			g.Metrics.StoreErrors(g.limitStoreName(), guard.StoreErrors)
+			g.series.RateLimit(route, guard, guard.Rejected)
+			g.series.StoreErrors(g.limitStoreName(), guard, guard.StoreErrors)
 		}
 		if cacheStage != nil {
 			cs := cacheStage
-			g.Metrics.Cache(route, metrics.CacheFuncs{
+			g.series.Cache(route, cs, metrics.CacheFuncs{
 				func() uint64 { return cs.Stats().Hits }, func() uint64 { return cs.Stats().Misses },
 				func() uint64 { return cs.Stats().Bypassed }, func() uint64 { return cs.Stats().Refreshes }})
-			g.Metrics.StoreErrors(g.cacheStoreName(), func() uint64 { return cs.Stats().StoreErrors })
+			g.series.StoreErrors(g.cacheStoreName(), cs, func() uint64 { return cs.Stats().StoreErrors })
 		}
 		if err := g.route(p, stage, limitStage, cacheS, routes); err != nil {
 			pos := p.pathPos
@@ -376,6 +378,11 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		g.Plans = append(g.Plans, p)
 	}
 	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), pipeline.Edge(g.edge)...))
+	for _, name := range slices.Sorted(maps.Keys(rt.clients)) {
+		c := rt.clients[name]
+		g.series.Service(name, c, func() uint64 { return c.Stats().Retries }, func() uint64 { return c.Stats().Hedges },
+			func() bool { return c.Stats().BreakerOpen }, c.Instances(), c.Ejected)
+	}
 	all.sort()
 	if all.HasErrors() {
 		g.closeStores()
@@ -383,6 +390,9 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		return nil, all
 	}
 	g.Warnings = all
+	if prev == nil {
+		g.Metrics.Use(g.series) // a reload's gateway publishes its own in Adopt
+	}
 	return g, nil
 }
 

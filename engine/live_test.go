@@ -313,3 +313,57 @@ func goroutinesSettled(limit int) int {
 	}
 	return last
 }
+
+// Reloads are counted, the scrape-time counters carry over a reload
+// (never going back), and a removed endpoint's series are gone.
+func TestReloadMetrics(t *testing.T) {
+	b := jsonBackend(t, `{"v": "x"}`)
+	cached := `{"method": "GET", "path": "/c", "cache": {"ttl": "1h"}, "calls": {"c": {"service": "s", "path": "/"}}}`
+	d := newReloadDir(t, gatewayFor(b.URL), map[string]string{"a.json": specA, "c.json": cached})
+	l, srv := d.live()
+	c := srv.Client()
+	for range 3 {
+		getBody(t, c, srv.URL+"/c")
+	}
+	getBody(t, c, srv.URL+"/a")
+	ms := httptest.NewServer(l.Gateway().Metrics.Handler())
+	defer ms.Close()
+	hits := func() float64 {
+		return value(find(scrape(t, ms.URL)["frontdesk_cache_requests_total"], map[string]string{"endpoint": "GET /c", "result": "hit"}))
+	}
+	if h := hits(); h != 2 {
+		t.Fatalf("hits before = %v, want 2", h)
+	}
+	// A reload that changes /a rebuilds every cache stage: /c's count
+	// carries.
+	d.write("e/a.json", strings.Replace(specA, `"n": "1"`, `"n": "3"`, 1))
+	if err := l.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if h := hits(); h != 2 {
+		t.Fatalf("hits after a reload = %v, want 2 carried over", h)
+	}
+	getBody(t, c, srv.URL+"/c")
+	if h := hits(); h != 3 {
+		t.Fatalf("hits after one more = %v, want 3", h)
+	}
+	d.write("e/a.json", `{"method": "GET"`)
+	l.Reload()
+	d.remove("e/a.json")
+	if err := l.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	fams := scrape(t, ms.URL)
+	if v := value(find(fams["frontdesk_reloads_total"], map[string]string{"result": "ok"})); v != 2 {
+		t.Errorf("reloads ok = %v, want 2", v)
+	}
+	if v := value(find(fams["frontdesk_reloads_total"], map[string]string{"result": "error"})); v != 1 {
+		t.Errorf("reloads error = %v, want 1", v)
+	}
+	if m := find(fams["frontdesk_requests_total"], map[string]string{"endpoint": "GET /a"}); m != nil {
+		t.Errorf("the removed endpoint's series is still there: %v", m)
+	}
+	if m := find(fams["frontdesk_requests_total"], map[string]string{"endpoint": "GET /c"}); value(m) != 4 {
+		t.Errorf("GET /c requests = %v, want 4", value(m))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,7 @@ type instance struct {
 	base     string // scheme://host[/base-path], no trailing slash
 	host     string // the base's host name or address, for client spans
 	port     int    // its port, 0 when the URL names none
+	label    string // scheme://host[:port], the instance label of metrics
 	inflight atomic.Int64
 
 	// Passive health: failures in a row, and while ejected, until when.
@@ -54,8 +56,9 @@ func newPool(urls []string, leastReq bool, ejectAfter int, ejectFor time.Duratio
 	}
 	p := &pool{leastReq: leastReq, ejectAfter: int32(ejectAfter), ejectFor: ejectFor}
 	for _, u := range urls {
-		in := &instance{base: u}
+		in := &instance{base: u, label: u}
 		if pu, err := url.Parse(u); err == nil {
+			in.label = pu.Scheme + "://" + pu.Host + strings.TrimSuffix(pu.EscapedPath(), "/") // never user info
 			in.host = pu.Hostname()
 			in.port, _ = strconv.Atoi(pu.Port())
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -88,20 +89,23 @@ type Response struct {
 // Client calls one service. It is safe for concurrent use; its instances'
 // balancing and health state is shared by every request.
 type Client struct {
-	config    Config // as New was given it: a reload keeps a client whose config is unchanged
-	name      string
-	pool      *pool
-	transport http.RoundTripper
-	maxBody   int64
-	retryCfg  Retry
-	cb        *gobreaker.CircuitBreaker[struct{}]
-	budget    *retryBudget
-	conns     chan struct{} // a slot per connection allowed, nil: unbounded
-	health    *Health       // nil: no active checks
-	checks    checkers
-	tracer    *tracing.Tracer // nil: no client spans
-	do        roundTrip       // the layers, composed once
-	cc        cacheCounters
+	// retries counts tries the retry layer made after the first; hedges,
+	// the second tries the hedge layer sent.
+	retries, hedges atomic.Uint64
+	config          Config // as New was given it: a reload keeps a client whose config is unchanged
+	name            string
+	pool            *pool
+	transport       http.RoundTripper
+	maxBody         int64
+	retryCfg        Retry
+	cb              *gobreaker.CircuitBreaker[struct{}]
+	budget          *retryBudget
+	conns           chan struct{} // a slot per connection allowed, nil: unbounded
+	health          *Health       // nil: no active checks
+	checks          checkers
+	tracer          *tracing.Tracer // nil: no client spans
+	do              roundTrip       // the layers, composed once
+	cc              cacheCounters
 }
 
 // attempt is one try of a request on its way down the layers.
@@ -206,3 +210,36 @@ func fail(req *Request, f pipeline.CallFailure, err error) error {
 
 // Config is the configuration the client was made with.
 func (c *Client) Config() Config { return c.config }
+
+// Stats are a client's counters and state now, for metrics.
+type Stats struct {
+	Retries, Hedges uint64
+	BreakerOpen     bool
+}
+
+// Stats reads the client's counters and its breaker's state.
+func (c *Client) Stats() Stats {
+	return Stats{Retries: c.retries.Load(), Hedges: c.hedges.Load(), BreakerOpen: c.cb.State() == gobreaker.StateOpen}
+}
+
+// Instances are the client's instances as gateway.json names them
+// (scheme://host:port and base path, never user info), in order; a URL
+// listed twice is told apart by "#2", "#3".
+func (c *Client) Instances() []string {
+	out := make([]string, len(c.pool.instances))
+	seen := map[string]int{}
+	for i, in := range c.pool.instances {
+		seen[in.label]++
+		out[i] = in.label
+		if n := seen[in.label]; n > 1 {
+			out[i] = fmt.Sprintf("%s#%d", in.label, n)
+		}
+	}
+	return out
+}
+
+// Ejected reports whether the i-th instance is ejected now.
+func (c *Client) Ejected(i int) bool {
+	u := c.pool.instances[i].until.Load()
+	return u != 0 && time.Now().UnixNano() < u
+}

@@ -42,6 +42,7 @@ func (c *Client) hedge(next roundTrip) roundTrip {
 			return r.settle(a)
 		}
 		second := &attempt{req: a.req, try: a.try, avoid: avoid}
+		c.hedges.Add(1)
 		cancelSecond := c.launch(ctx, next, second, results)
 		r := <-results
 		if retryable(r.resp, r.err) && ctx.Err() == nil {

@@ -39,6 +39,7 @@ func (c *Client) retry(next roundTrip) roundTrip {
 			if wait > 0 && !sleep(ctx, wait) {
 				return resp, err
 			}
+			c.retries.Add(1)
 			a = &attempt{req: a.req, try: a.try + 1, avoid: a.inst}
 		}
 	}

@@ -51,6 +51,8 @@ type Set struct {
 	inflight     *prometheus.GaugeVec
 	callDuration *prometheus.HistogramVec
 	funcs        *funcCollector
+	reloads      *prometheus.CounterVec
+	lastReload   prometheus.Gauge
 }
 
 // New makes a Set on a registry of its own, with the Go and process
@@ -69,7 +71,14 @@ func New() *Set {
 		Help: "Time of each backend call, by outcome (ok, skipped, failed, timeout, not_run).", Buckets: prometheus.DefBuckets},
 		[]string{"endpoint", "call", "outcome"})
 	s.funcs = &funcCollector{}
-	s.reg.MustRegister(s.requests, s.duration, s.inflight, s.callDuration, s.funcs,
+	s.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frontdesk_reloads_total",
+		Help: "Reloads of the configuration, by result: ok (swapped in) or error (refused; the old one serves on)."}, []string{"result"})
+	s.reloads.WithLabelValues("ok")
+	s.reloads.WithLabelValues("error")
+	s.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{Name: "frontdesk_reload_last_success_timestamp_seconds",
+		Help: "Unix time of the last configuration that loaded clean: the start, or the last successful reload."})
+	s.lastReload.SetToCurrentTime()
+	s.reg.MustRegister(s.requests, s.duration, s.inflight, s.callDuration, s.funcs, s.reloads, s.lastReload,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return s
 }
@@ -156,4 +165,15 @@ func (s *Set) Forget(route string) {
 	s.duration.DeletePartialMatch(l)
 	s.inflight.DeletePartialMatch(l)
 	s.callDuration.DeletePartialMatch(l)
+}
+
+// Reloaded records one reload: ok when it was swapped in at at, else
+// refused.
+func (s *Set) Reloaded(ok bool, at time.Time) {
+	if !ok {
+		s.reloads.WithLabelValues("error").Inc()
+		return
+	}
+	s.reloads.WithLabelValues("ok").Inc()
+	s.lastReload.Set(float64(at.UnixNano()) / 1e9)
 }
