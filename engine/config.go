@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"frontdesk/pipeline/cors"
+	"frontdesk/pipeline/logs"
 	"frontdesk/pipeline/tracing"
 )
 
@@ -36,6 +37,8 @@ type Config struct {
 	Cache *CacheConfig
 	// Tracing is gateway.json's tracing, nil when it has none: tracing off.
 	Tracing *tracing.Config
+	// Log is gateway.json's log, with defaults filled in.
+	Log LogConfig
 
 	corsNode *Node
 	stubs    bool // see Options.StubServices
@@ -128,10 +131,11 @@ func (d *decoder) expandEnv(n *Node, env func(string) (string, bool)) {
 }
 
 var gatewayKeys = []string{"listen", "admin_listen", "endpoints", "services", "limits", "trusted_proxies", "shutdown_timeout",
-	"auth", "cors", "rate_limit", "cache", "redis", "tracing"}
+	"auth", "cors", "rate_limit", "cache", "redis", "tracing", "log"}
 
 func (d *decoder) config(n *Node) *Config {
-	c := &Config{File: d.file, Listen: DefaultListen, Services: map[string]*ServiceConfig{}, ShutdownTimeout: DefaultShutdown}
+	c := &Config{File: d.file, Listen: DefaultListen, Services: map[string]*ServiceConfig{}, ShutdownTimeout: DefaultShutdown,
+		Log: DefaultLog}
 	if !d.object(n, "gateway", gatewayKeys...) {
 		return c
 	}
@@ -190,6 +194,8 @@ func (d *decoder) config(n *Node) *Config {
 			c.Cache = d.cacheConfig(v)
 		case "tracing":
 			c.Tracing = d.tracing(v)
+		case "log":
+			c.Log = d.logConfig(v)
 		default:
 			if slices.Contains(gatewayKeys, m.Key) { // unknown keys are reported by d.object
 				d.errorf(m.KeyPos, RuleUnsupported, m.Key, "%q is part of the spec format but not supported by this build yet", m.Key)
@@ -339,3 +345,52 @@ func (c *Config) service(name string) (*ServiceConfig, bool) {
 }
 
 func (c *Config) String() string { return fmt.Sprintf("gateway %s", c.File) }
+
+// LogConfig is gateway.json's log.
+type LogConfig struct {
+	Level  string // debug, info, warn or error
+	Format string // json or text
+	Access bool   // one line per request
+}
+
+// DefaultLog is the log without gateway.json's log: JSON at info, with the
+// access log.
+var DefaultLog = LogConfig{Level: "info", Format: "json", Access: true}
+
+var logKeys = []string{"level", "format", "access"}
+
+func (d *decoder) logConfig(n *Node) LogConfig {
+	lc := DefaultLog
+	if !d.object(n, "log", logKeys...) {
+		return lc
+	}
+	for _, m := range n.Members {
+		v := m.Value
+		f := "log." + m.Key
+		switch m.Key {
+		case "level":
+			s := d.str(v, f)
+			if v.Kind != KindString || d.envFailed[v] {
+				continue
+			}
+			if _, ok := logs.ParseLevel(s); !ok {
+				d.errorf(v.Pos, RuleSchema, f, "%s must be \"debug\", \"info\", \"warn\" or \"error\", not %q", f, s)
+				continue
+			}
+			lc.Level = s
+		case "format":
+			s := d.str(v, f)
+			if v.Kind != KindString || d.envFailed[v] {
+				continue
+			}
+			if s != "json" && s != "text" {
+				d.errorf(v.Pos, RuleSchema, f, "%s must be \"json\" or \"text\", not %q", f, s)
+				continue
+			}
+			lc.Format = s
+		case "access":
+			lc.Access = d.boolean(v, f)
+		}
+	}
+	return lc
+}

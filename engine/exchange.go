@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"frontdesk/engine/metrics"
+	"frontdesk/engine/backend"
 	"frontdesk/pipeline"
+	"frontdesk/pipeline/logs"
 	"frontdesk/transform"
 	"log/slog"
 	"net/http"
@@ -106,7 +108,11 @@ func (x *exchange) logError(err error) {
 	level := slog.LevelDebug
 	switch status {
 	case pipeline.StatusClientClosed, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge:
-		level = slog.LevelInfo // a client that is slow, gone, or sends too much: worth seeing
+		// A client that is slow, gone, or sends too much: worth seeing,
+		// once. With the access log on, its request line says it at info.
+		if !x.p.rt.output.Access() {
+			level = slog.LevelInfo
+		}
 	default:
 		if status >= 500 {
 			level = slog.LevelWarn
@@ -126,7 +132,8 @@ func (e *deliveryError) Error() string { return "answer not delivered: " + e.err
 // is over (the calls are done: run waits for them).
 func (x *exchange) observeCalls() {
 	m := x.p.metrics
-	if m == nil {
+	rec := logs.RecordOf(x.w)
+	if m == nil && rec == nil {
 		return
 	}
 	for i := range x.results {
@@ -143,6 +150,17 @@ func (x *exchange) observeCalls() {
 		default:
 			o = metrics.Failed
 		}
-		m.ObserveCall(i, o, res.dur)
+		if m != nil {
+			m.ObserveCall(i, o, res.dur)
+		}
+		if rec != nil && o != metrics.NotRun {
+			c := logs.Call{Name: x.p.Calls[i].Name, Status: res.status, Duration: res.dur, Skipped: o == metrics.Skipped}
+			if o == metrics.Timeout {
+				c.Error = "timeout"
+			} else if o == metrics.Failed {
+				c.Error = backend.FailureType(res.err)
+			}
+			rec.Calls = append(rec.Calls, c)
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"frontdesk/pipeline/auth"
 	"frontdesk/pipeline/cache"
 	"frontdesk/pipeline/limit"
+	"frontdesk/pipeline/logs"
 	"frontdesk/pipeline/store"
 	"frontdesk/schemas"
 	"frontdesk/transform"
@@ -37,6 +38,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// Logger receives request errors and panics; nil discards them.
 	Logger *slog.Logger
+	// Output, when set, is where access lines go (one per request, when
+	// its access log is on); serve makes it, and Logger on it.
+	Output *logs.Output
 	// DisplayPath turns an fs path into the name used in messages; nil
 	// leaves it as is.
 	DisplayPath func(string) string
@@ -116,6 +120,7 @@ type Gateway struct {
 	// limitNames are the rate limiters this gateway asked the memory
 	// store for: on Adopt, the store drops the others.
 	limitNames map[string]bool
+	output     *logs.Output     // Options.Output
 	series     *metrics.Sources // the scrape-time series, published on load or Adopt
 	// ownTransport: Load made the transport (Options.Transport was nil),
 	// so Close closes its idle connections.
@@ -196,9 +201,10 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		defaults.MaxDecodedTotal = opt.MemoryLimit / 2
 	}
 	rt := &runtime{transport: opt.Transport, clients: map[string]*backend.Client{}, log: opt.Logger,
-		trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls, general: opt.NoFastPaths, maxBody: defaults.MaxBackendBody}
+		trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls, general: opt.NoFastPaths, maxBody: defaults.MaxBackendBody,
+		output: opt.Output}
 	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), rt: rt, guards: map[*Plan]*limit.Guard{}, caches: map[*Plan]*cache.Cache{},
-		fromPrev: map[any]bool{}, adopted: map[any]bool{}, prev: prev, limitNames: map[string]bool{}, series: metrics.NewSources()}
+		fromPrev: map[any]bool{}, adopted: map[any]bool{}, prev: prev, limitNames: map[string]bool{}, series: metrics.NewSources(), output: opt.Output}
 	rt.prev = prev
 	rt.take = g.take
 	g.ownTransport = ownTransport
@@ -377,7 +383,11 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		}
 		g.Plans = append(g.Plans, p)
 	}
-	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), pipeline.Edge(g.edge)...))
+	unrouted := g.edge
+	if opt.Output != nil {
+		unrouted.Observe = metrics.Stage(nil, opt.Output, "") // logged, not counted: its route is no endpoint's
+	}
+	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), pipeline.Edge(unrouted)...))
 	for _, name := range slices.Sorted(maps.Keys(rt.clients)) {
 		c := rt.clients[name]
 		g.series.Service(name, c, func() uint64 { return c.Stats().Retries }, func() uint64 { return c.Stats().Hedges },
@@ -462,7 +472,7 @@ func (g *Gateway) route(p *Plan, stage, limitStage, cacheStage pipeline.Stage, r
 	parts.Auth = stage
 	parts.Limit = limitStage
 	parts.Cache = cacheStage
-	parts.Observe = metrics.Stage(p.metrics)
+	parts.Observe = metrics.Stage(p.metrics, g.output, p.Route)
 	parts.Trace = g.traceStage(p.Method + " " + p.Route)
 	defer func() {
 		if v := recover(); v != nil {

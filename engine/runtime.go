@@ -8,6 +8,7 @@ import (
 	"reflect"
 
 	"frontdesk/engine/backend"
+	"frontdesk/pipeline/logs"
 	"frontdesk/pipeline/tracing"
 	"frontdesk/transform"
 )
@@ -24,6 +25,7 @@ type runtime struct {
 	maxBody   int64
 	decoded   *transform.Budget // every request's decoded data together, or nil
 	tracer    *tracing.Tracer   // nil: tracing off
+	output    *logs.Output      // nil: no access log
 	// prev is the gateway a reload replaces (nil at first load); take
 	// marks what is taken over from it.
 	prev *Gateway

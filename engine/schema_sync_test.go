@@ -36,6 +36,7 @@ var decodedObjects = map[string]map[string][]string{
 		"redis":              redisKeys,
 		"cache":              cacheKeys,
 		"tracing":            tracingKeys,
+		"log":                logKeys,
 	},
 	schemas.Endpoint: {
 		"":              endpointKeys,

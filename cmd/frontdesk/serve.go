@@ -27,6 +27,7 @@ import (
 	"frontdesk/engine"
 	"frontdesk/engine/watch"
 	"frontdesk/pipeline"
+	"frontdesk/pipeline/logs"
 )
 
 func serve(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
@@ -35,6 +36,8 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	config := fl.String("c", "", "path to gateway.json (default ./gateway.json; with --demo, the bundled examples)")
 	demoMode := fl.Bool("demo", false, "start the built-in demo services and serve the example endpoints")
 	listen := fl.String("listen", "", "override the listen address of gateway.json")
+	logLevel := fl.String("log-level", "", "debug, info, warn or error (overrides gateway.json's log.level)")
+	logFormat := fl.String("log-format", "", "json or text (overrides gateway.json's log.format)")
 	pos, err := parseArgs(fl, args)
 	if err != nil {
 		return exitCode(2)
@@ -43,7 +46,32 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		fmt.Fprintf(stderr, "frontdesk serve: unexpected argument %q\n", pos[0])
 		return exitCode(2)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if *logLevel != "" {
+		if _, ok := logs.ParseLevel(*logLevel); !ok {
+			fmt.Fprintf(stderr, "frontdesk serve: --log-level must be debug, info, warn or error, not %q\n", *logLevel)
+			return exitCode(2)
+		}
+	}
+	if *logFormat != "" && *logFormat != "json" && *logFormat != "text" {
+		fmt.Fprintf(stderr, "frontdesk serve: --log-format must be json or text, not %q\n", *logFormat)
+		return exitCode(2)
+	}
+	// One output for every line: slog's and the access log's. The flags
+	// hold from the start; gateway.json's log applies once it is loaded,
+	// and again on each reload.
+	out := logs.New(stderr)
+	applyLog := func(lc engine.LogConfig) {
+		if *logLevel != "" {
+			lc.Level = *logLevel
+		}
+		if *logFormat != "" {
+			lc.Format = *logFormat
+		}
+		level, _ := logs.ParseLevel(lc.Level)
+		out.Set(level, lc.Format == "text", lc.Access)
+	}
+	applyLog(engine.DefaultLog)
+	log := out.Logger()
 	tuneGC(env)
 
 	if *demoMode {
@@ -70,7 +98,7 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	tuneMemory(env, log)
 	memLimit := debug.SetMemoryLimit(-1)
 	load := func(prev *engine.Gateway) (*engine.Gateway, error) {
-		return engine.Load(fsys, cfgPath, engine.Options{Env: env, Logger: log, DisplayPath: display,
+		return engine.Load(fsys, cfgPath, engine.Options{Env: env, Logger: log, Output: out, DisplayPath: display,
 			MemoryLimit: memLimit, Previous: prev})
 	}
 	gw, err := load(nil)
@@ -87,6 +115,7 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	for _, w := range gw.Warnings {
 		fmt.Fprintln(stderr, w.Error())
 	}
+	applyLog(gw.Config.Log)
 	first := gw.Config
 	// A reload swaps endpoints, services, auth, limits and caches; the
 	// listeners and their bounds stay as they started.
@@ -94,6 +123,7 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		next, err := load(prev)
 		if err == nil {
 			warnRestartOnly(log, first, next.Config)
+			applyLog(next.Config.Log)
 		}
 		return next, err
 	}

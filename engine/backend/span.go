@@ -18,7 +18,7 @@ func (c *Client) span(next roundTrip) roundTrip {
 		if resp != nil {
 			status = resp.Status
 		}
-		errType := failureType(err)
+		errType := FailureType(err)
 		if err != nil && ctx.Err() == context.Canceled {
 			errType = "canceled" // a hedge's loser, a sibling's failure, a client gone
 		}
@@ -27,9 +27,9 @@ func (c *Client) span(next roundTrip) roundTrip {
 	}
 }
 
-// failureType names an attempt's failure for a span's error.type; "" when
-// there is none. It never holds the error's text, which may quote a URL.
-func failureType(err error) string {
+// FailureType names an attempt's failure in a fixed word, for a span's
+// error.type and the access log; "" when there is none. It never holds the error's text, which may quote a URL.
+func FailureType(err error) string {
 	if err == nil {
 		return ""
 	}
@@ -48,6 +48,12 @@ func failureType(err error) string {
 		return "truncated"
 	case pipeline.FailRequest:
 		return "request"
+	case pipeline.FailStatus:
+		return "status"
+	case pipeline.FailBreakerOpen:
+		return "breaker_open"
+	case pipeline.FailLimit:
+		return "limit"
 	}
 	return "error"
 }

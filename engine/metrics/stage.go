@@ -3,62 +3,49 @@ package metrics
 import (
 	"net/http"
 	"time"
+
+	"frontdesk/pipeline/logs"
 )
 
 // StatusClientClosed is the status of a request whose client went away
 // before an answer was written.
 const StatusClientClosed = 499
 
+// headerRequestID is pipeline.HeaderRequestID, which the edge sets on the
+// answer before anything is written.
+const headerRequestID = "X-Request-Id"
+
 // Stage counts each request of e: in flight while it runs, then its status
-// and duration. It sits first in an endpoint's chain, so answers the edge
-// writes (429, cache hits, auth refusals) count too.
-func Stage(e *Endpoint) func(http.Handler) http.Handler {
+// and duration; and with out, writes its access line. It sits first in an
+// endpoint's chain, so answers the edge writes (429, cache hits, auth
+// refusals) count too. e nil (unrouted requests) only logs. route is the
+// endpoint's path as written, for the access line.
+func Stage(e *Endpoint, out *logs.Output, route string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			e.Inflight.Inc()
-			sw := &statusWriter{ResponseWriter: w}
+			if e != nil {
+				e.Inflight.Inc()
+			}
+			sw := logs.NewRecorder(w, route)
 			defer func() {
-				e.Inflight.Dec()
-				status := sw.status
+				d := time.Since(start)
+				status := sw.Status
 				if status == 0 {
 					status = http.StatusOK
 					if r.Context().Err() != nil {
 						status = StatusClientClosed
 					}
+					sw.Status = status
 				}
-				e.Done(status, time.Since(start))
+				if e != nil {
+					e.Inflight.Dec()
+					e.Done(status, d)
+				}
+				out.Request(r.Method, w.Header().Get(headerRequestID), sw, d)
+				sw.Release()
 			}()
 			next.ServeHTTP(sw, r)
 		})
-	}
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 && code >= 200 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// Flush passes a flush on.
-func (s *statusWriter) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"frontdesk/pipeline"
+	"frontdesk/pipeline/logs"
 	"frontdesk/transform"
 )
 
@@ -136,6 +137,9 @@ func (s *stage) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 			s.refuse(w, r, s.forbidden("The endpoint's allow rule does not admit this client."), id.Subject)
 			return
 		}
+	}
+	if rec := logs.RecordOf(w); rec != nil {
+		rec.Client = id.Subject
 	}
 	next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"frontdesk/pipeline"
+	"frontdesk/pipeline/logs"
 	"frontdesk/pipeline/store"
 )
 
@@ -106,8 +107,12 @@ func (c *Cache) Stats() Stats {
 func (c *Cache) Stage(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		rec := logs.RecordOf(w)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			c.bypassed.Add(1)
+			if rec != nil {
+				rec.Cache = "bypass"
+			}
 			w.Header().Set(HeaderStatus, statusMethod)
 			next.ServeHTTP(w, r)
 			return
@@ -126,6 +131,9 @@ func (c *Cache) Stage(next http.Handler) http.Handler {
 		} else {
 			if e, ok := c.lookup(r.Context(), key); ok {
 				c.hits.Add(1)
+				if rec != nil {
+					rec.Cache = "hit"
+				}
 				c.writeHit(w, r, &e, start)
 				return
 			}
@@ -133,6 +141,9 @@ func (c *Cache) Stage(next http.Handler) http.Handler {
 				return // the client went away during the lookup
 			}
 			c.misses.Add(1)
+		}
+		if rec != nil {
+			rec.Cache = "miss" // a refresh the client asked for is a miss too: the calls run
 		}
 		c.serveFill(w, r, next, key, !cc.noStore, status)
 	})
