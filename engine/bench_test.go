@@ -2,16 +2,24 @@ package engine
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"frontdesk/pipeline/logs"
 )
 
 // benchGateway loads a gateway with one endpoint of n independent calls, each
 // to its own loopback backend answering a small JSON document.
 func benchGateway(b *testing.B, n int, response string) (*Gateway, func()) {
+	return benchGatewayWith(b, n, response, Options{})
+}
+
+func benchGatewayWith(b *testing.B, n int, response string, opt Options) (*Gateway, func()) {
 	b.Helper()
 	body := []byte(`{"id":"c1","user_id":"u1","currency":"EUR","items":[{"sku":"A1","qty":2,"price":24.5},{"sku":"B2","qty":1,"price":89},{"sku":"C3","qty":0,"price":8.5}],"total":138}`)
 	var servers []*httptest.Server
@@ -31,7 +39,8 @@ func benchGateway(b *testing.B, n int, response string) (*Gateway, func()) {
 		"e/b.json":     {Data: []byte(spec)},
 	}
 	transport := NewTransport()
-	g, err := Load(fsys, "gateway.json", Options{Transport: transport})
+	opt.Transport = transport
+	g, err := Load(fsys, "gateway.json", opt)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -139,6 +148,20 @@ func BenchmarkBackendProtocol(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			benchServe(b, g)
+		})
+	}
+}
+
+// BenchmarkAccessLog is the 3-call plan with the access log off and on
+// (JSON and text, to io.Discard): the cost of one request line.
+func BenchmarkAccessLog(b *testing.B) {
+	for _, mode := range []string{"off", "json", "text"} {
+		b.Run(mode, func(b *testing.B) {
+			out := logs.New(io.Discard)
+			out.Set(slog.LevelInfo, mode == "text", mode != "off")
+			g, done := benchGatewayWith(b, 3, "", Options{Output: out, Logger: out.Logger()})
+			defer done()
 			benchServe(b, g)
 		})
 	}

@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"frontdesk/engine/metrics"
-	"frontdesk/engine/backend"
-	"frontdesk/pipeline"
-	"frontdesk/pipeline/logs"
-	"frontdesk/transform"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"frontdesk/engine/backend"
+	"frontdesk/engine/metrics"
+	"frontdesk/pipeline"
+	"frontdesk/pipeline/logs"
+	"frontdesk/transform"
 )
 
 // exchange is the state of one request through one plan.
@@ -139,8 +140,10 @@ func (x *exchange) observeCalls() {
 	for i := range x.results {
 		res := &x.results[i]
 		o := metrics.NotRun
+		// A required call that failed keeps state pending (the request
+		// ends with its error) but has its err: it ran and failed.
 		switch {
-		case !x.ran || res.state == statePending:
+		case !x.ran || (res.state == statePending && res.err == nil):
 		case res.state == stateOK:
 			o = metrics.OK
 		case res.state == stateSkipped:
@@ -159,6 +162,9 @@ func (x *exchange) observeCalls() {
 				c.Error = "timeout"
 			} else if o == metrics.Failed {
 				c.Error = backend.FailureType(res.err)
+				if errors.Is(res.err, context.Canceled) {
+					c.Error = "canceled" // another call's failure ended the request, or the client went away
+				}
 			}
 			rec.Calls = append(rec.Calls, c)
 		}

@@ -193,6 +193,8 @@ type filled struct {
 	// shareable: the answer may go to the other waiters (it sets no
 	// cookie); those of an answer that is not run their own requests.
 	shareable bool
+	// calls are the fill's backend calls, for the leader's access line.
+	calls []logs.Call
 	// abort: the handler aborted (http.ErrAbortHandler) or its answer
 	// passed maxRecord: every waiter aborts its connection.
 	abort bool
@@ -217,6 +219,9 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request, next http.Hand
 	}
 	if f.abort {
 		panic(http.ErrAbortHandler)
+	}
+	if rec := logs.RecordOf(w); rec != nil && f.leader == r {
+		rec.Calls = append(rec.Calls, f.calls...)
 	}
 	if f.leader != r {
 		c.join.Add(1)
@@ -272,6 +277,7 @@ func (c *Cache) fill(r *http.Request, next http.Handler, key string, store bool)
 		f.abort = true
 	}
 	f.status, f.header, f.body = rec.statusCode(), rec.header, rec.body.Bytes()
+	f.calls = rec.log.Calls
 	f.shareable = len(f.header["Set-Cookie"]) == 0 && len(f.header["Set-Cookie2"]) == 0
 	if !c.storable(f) {
 		c.notStorable.Add(1)
@@ -355,7 +361,11 @@ type recorder struct {
 	code     int
 	body     bytes.Buffer
 	overflow bool
+	log      logs.Record // the fill's calls, for the leader's access line
 }
+
+// AccessRecord is where the fill's stages note what the access log says.
+func (r *recorder) AccessRecord() *logs.Record { return &r.log }
 
 func (r *recorder) Header() http.Header { return r.header }
 

@@ -193,12 +193,19 @@ func (s *Recorder) Release() {
 	recorders.Put(s)
 }
 
+// Carrier is a ResponseWriter that carries a Record: the Recorder, and
+// writers that run a request's stages apart from it (the cache's fill).
+type Carrier interface{ AccessRecord() *Record }
+
+// AccessRecord is s's Record.
+func (s *Recorder) AccessRecord() *Record { return &s.Rec }
+
 // RecordOf finds the request's Record through w and the writers wrapping
 // it, or nil when there is none (no access log, a test).
 func RecordOf(w http.ResponseWriter) *Record {
 	for w != nil {
-		if s, ok := w.(*Recorder); ok {
-			return &s.Rec
+		if s, ok := w.(Carrier); ok {
+			return s.AccessRecord()
 		}
 		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
 		if !ok {
