@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -365,5 +366,27 @@ func TestReloadMetrics(t *testing.T) {
 	}
 	if m := find(fams["frontdesk_requests_total"], map[string]string{"endpoint": "GET /c"}); value(m) != 4 {
 		t.Errorf("GET /c requests = %v, want 4", value(m))
+	}
+}
+
+// Sources names every file a reload must watch: gateway.json, the
+// endpoint folders, the API key file and the PEM files.
+func TestGatewaySources(t *testing.T) {
+	fsys := fstest.MapFS{
+		"conf/gateway.json": {Data: []byte(`{"endpoints": ["e", "more"], "services": {"s": {"urls": ["http://127.0.0.1:1"]}},
+  "auth": {"jwt": {"public_keys": ["keys/issuer.pem"], "algorithms": ["EdDSA"]}, "api_keys": {"file": "keys.json"}}}`)},
+		"conf/keys/issuer.pem": {Data: pemOf(t, edKey(t).Public())},
+		"conf/keys.json":       {Data: []byte(`{"clients": {}}`)},
+		"conf/e/a.json":        {Data: []byte(specA)},
+		"conf/more/b.json":     {Data: []byte(strings.Replace(specA, "/a", "/b", 1))},
+	}
+	gw, err := engine.Load(fsys, "conf/gateway.json", engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	got := strings.Join(gw.Sources(), " ")
+	if want := "conf/gateway.json conf/e conf/more conf/keys.json conf/keys/issuer.pem"; got != want {
+		t.Fatalf("Sources = %q, want %q", got, want)
 	}
 }

@@ -83,7 +83,7 @@ func harness(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	fl.StringVar(&o.gen, "gen", "auto", "load generator: wrk, go, or auto (wrk when it is on PATH)")
 	fl.StringVar(&o.frontdesk, "frontdesk", "", "frontdesk binary to run (default: go build ./cmd/frontdesk into a temporary folder)")
 	fl.StringVar(&o.config, "config", "", "gateway.json of the cases (default testdata/loadtest/gateway.json of this module)")
-	fl.StringVar(&o.cases, "cases", "1,2,3,4,5,6,7,8,9", "cases to run, comma-separated (1-9)")
+	fl.StringVar(&o.cases, "cases", "1,2,3,4,5,6,7,8,9,10", "cases to run, comma-separated (1-10)")
 	fl.DurationVar(&o.soak, "soak", 0, "after the cases, load case 3 this long (e.g. 60s), sampling the gateway's RSS, and compare its goroutines before and after")
 	fl.DurationVar(&o.readyTimeout, "ready-timeout", 30*time.Second, "how long each started process may take to answer")
 	fl.StringVar(&o.jsonOut, "json", "", "also write every run's measurements to this file")
@@ -102,8 +102,8 @@ func harness(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	cases := map[int]bool{}
 	for c := range strings.SplitSeq(o.cases, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
-		if err != nil || n < 1 || n > 9 {
-			fmt.Fprintf(stderr, "loadtest: -cases: %q is not a case from 1 to 9\n", c)
+		if err != nil || n < 1 || n > 10 {
+			fmt.Fprintf(stderr, "loadtest: -cases: %q is not a case from 1 to 10\n", c)
 			return exitCode(2)
 		}
 		cases[n] = true
@@ -245,7 +245,7 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 	// gateway is the same checkout with the edge off.
 	var gwEdge *proc
 	gwEdgeURL := ""
-	if cases[9] {
+	if cases[9] || cases[10] {
 		edgeConfig := filepath.Join(filepath.Dir(o.config), "gateway-edge.json")
 		if gwEdge, gwEdgeURL, _, err = h.startGateway(ctx, "gateway-edge", env, fd, edgeConfig); err != nil {
 			return err
@@ -291,10 +291,10 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 			target{"floor1", "floor, 1 call", floorURL + "/one/" + cartID, o.conns, fl, []string{"cart"}, ""},
 			target{"case1", "1 one backend, passthrough", gwURL + "/lt/one/" + cartID, o.conns, gw, []string{"cart"}, ""})
 	}
-	if cases[2] || cases[3] || cases[6] || cases[7] || cases[8] || cases[9] {
+	if cases[2] || cases[3] || cases[6] || cases[7] || cases[8] || cases[9] || cases[10] {
 		ts = append(ts, target{"floor3", "floor, 3 calls", floorURL + "/checkout/" + cartID + query, o.conns, fl, checkout, ""})
 	}
-	if cases[2] || cases[9] {
+	if cases[2] || cases[9] || cases[10] {
 		ts = append(ts, target{"case2", "2 checkout, 3 JSON, default", gwURL + "/lt/checkout/" + cartID + query, o.conns, gw, checkout, ""})
 	}
 	if cases[6] {
@@ -303,6 +303,9 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 	}
 	if cases[7] {
 		ts = append(ts, target{"case7", "7 case 2 behind a rate limit", gwURL + "/lt/checkout-limited/" + cartID + query, o.conns, gw, checkout, ""})
+	}
+	if cases[10] {
+		ts = append(ts, target{"case10", "10 case 2, access log on", gwEdgeURL + "/lt/checkout/" + cartID + query, o.conns, gwEdge, checkout, ""})
 	}
 	if cases[9] {
 		ts = append(ts, target{"case9", "9 case 2, JWT+limit+log", gwEdgeURL + "/lt/checkout-edge/" + cartID + query, o.conns, gwEdge, checkout,

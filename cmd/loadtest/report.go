@@ -11,9 +11,9 @@ import (
 // which direct run.
 var (
 	floorOf = map[string]string{"case1": "floor1", "case2": "floor3", "case3": "floor3", "case4": "floor4", "case5": "floor5",
-		"case6": "floor3", "case7": "floor3", "case8": "floor1", "case9": "floor3"}
+		"case6": "floor3", "case7": "floor3", "case8": "floor1", "case9": "floor3", "case10": "floor3"}
 	directOf = map[string]string{"case1": "direct", "case2": "direct", "case3": "direct", "case4": "direct", "case5": "direct5",
-		"case6": "direct", "case7": "direct", "case8": "direct", "case9": "direct",
+		"case6": "direct", "case7": "direct", "case8": "direct", "case9": "direct", "case10": "direct",
 		"floor1": "direct", "floor3": "direct", "floor4": "direct", "floor5": "direct5"}
 )
 
@@ -112,6 +112,10 @@ func (h *harnessState) report(runs []runResult, soak *soakResult) {
 	fmt.Fprintln(w, "  the XML inventory read with encoding/xml into typed structs and written with encoding/json; case 5: floor 3 calls × 5 ms).")
 	fmt.Fprintln(w, "  target: issue 14's bound on the CPU ratio (case 9: held against case 2, the same checkout with JWT, limit and access log")
 	fmt.Fprintln(w, "  off; case 8, a cache hit: against the floor's passthrough). RSS: VmRSS after the run.")
+	if c2, c10 := byKey["case2"], byKey["case10"]; c2 != nil && c10 != nil {
+		fmt.Fprintf(w, "Case 10 is case 2 with the access log on (JSON, to the harness's log file): %.0f µs/req, %.0f off: %+.0f µs/req.\n",
+			c10.CPUUS["gateway-edge"], c2.CPUUS["gateway"], c10.CPUUS["gateway-edge"]-c2.CPUUS["gateway"])
+	}
 	if c2, c6 := byKey["case2"], byKey["case6"]; c2 != nil && c6 != nil {
 		fmt.Fprintf(w, "Case 6 is case 2 behind JWT (RS256, one token for every request, as a hot client: verified once, then cached):\n")
 		fmt.Fprintf(w, "  %.0f µs/req with JWT, %.0f without: %+.0f µs/req.\n", c6.CPUUS["gateway"], c2.CPUUS["gateway"], c6.CPUUS["gateway"]-c2.CPUUS["gateway"])
@@ -177,7 +181,7 @@ func againstName(key string) string {
 
 func ownerName(key string) string {
 	switch {
-	case key == "case9":
+	case key == "case9", key == "case10":
 		return "gateway-edge"
 	case key == "direct":
 		return "backends"
