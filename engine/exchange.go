@@ -18,6 +18,7 @@ import (
 
 // exchange is the state of one request through one plan.
 type exchange struct {
+	fwd     []string // request id, X-Forwarded-For, -Proto, -Host values, for every call
 	p       *Plan
 	r       *http.Request
 	w       http.ResponseWriter

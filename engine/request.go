@@ -54,6 +54,9 @@ func (x *exchange) prepare() error {
 	if r.TLS != nil {
 		x.proto = "https"
 	}
+	if len(p.Calls) > 0 {
+		x.fwd = []string{x.reqID, x.xff, x.proto, r.Host}
+	}
 	return nil
 }
 
