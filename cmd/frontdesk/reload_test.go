@@ -98,3 +98,49 @@ func TestReloadProcess(t *testing.T) {
 		t.Fatalf("a removed spec still served: %d", st)
 	}
 }
+
+// TestServeLogFlags: on the real process, --log-format text gives
+// key=value lines and each request writes its access line; bad flag
+// values are usage errors.
+func TestServeLogFlags(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok": true}`)
+	}))
+	defer backend.Close()
+	g := startGatewayIn(t, t.TempDir(), backend.URL, "--log-format", "text", "--log-level", "info")
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("http://" + g.addr + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case l := <-g.logs:
+			if strings.Contains(l, "msg=request") {
+				if !strings.HasPrefix(l, "time=") || !strings.Contains(l, " route=/x status=200 ") || !strings.Contains(l, `calls="c:200:`) {
+					t.Fatalf("text access line: %q", l)
+				}
+				return
+			}
+			if strings.HasPrefix(l, "{") {
+				t.Fatalf("a JSON line with --log-format text: %q", l)
+			}
+		case <-deadline:
+			t.Fatal("no access line within 10s")
+		}
+	}
+}
+
+func TestServeBadLogFlags(t *testing.T) {
+	for _, args := range [][]string{{"--log-level", "loud"}, {"--log-format", "xml"}} {
+		var out, errb strings.Builder
+		err := run(t.Context(), append([]string{"serve"}, args...), func(string) (string, bool) { return "", false }, &out, &errb)
+		if code, ok := err.(exitCode); !ok || code != 2 || !strings.Contains(errb.String(), "must be") {
+			t.Errorf("serve %v: %v, %q", args, err, errb.String())
+		}
+	}
+}

@@ -35,7 +35,7 @@ type process struct {
 
 var loopbackAddr = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
 
-func startGatewayIn(t *testing.T, dir, backend string) *process {
+func startGatewayIn(t *testing.T, dir, backend string, flags ...string) *process {
 	t.Helper()
 	os.MkdirAll(filepath.Join(dir, "e"), 0o755)
 	os.WriteFile(filepath.Join(dir, "gateway.json"), []byte(`{"listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0", "endpoints": ["e"],
@@ -45,7 +45,7 @@ func startGatewayIn(t *testing.T, dir, backend string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(self, "serve", "-c", filepath.Join(dir, "gateway.json"))
+	cmd := exec.Command(self, append([]string{"serve", "-c", filepath.Join(dir, "gateway.json")}, flags...)...)
 	cmd.Env = append(os.Environ(), "FRONTDESK_RUN_MAIN=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
