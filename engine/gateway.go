@@ -128,6 +128,7 @@ type Gateway struct {
 	// sources are the fs paths this gateway was loaded from: gateway.json,
 	// the endpoint folders, the API key file and the PEM files.
 	sources []string
+	made    []string // the routes Load made series for
 }
 
 // admitWait is how long a request over limits.max_in_flight waits for a
@@ -364,6 +365,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		}
 		route := p.Method + " " + p.Route
 		p.metrics = g.Metrics.Endpoint(route, names)
+		g.made = append(g.made, route)
 		if guard != nil {
 			g.series.RateLimit(route, guard, guard.Rejected)
 			g.series.StoreErrors(g.limitStoreName(), guard, guard.StoreErrors)
@@ -397,6 +399,10 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	if all.HasErrors() {
 		g.closeStores()
 		g.closeTracer()
+		if prev != nil {
+			// The Set is shared: drop what this refused load added.
+			g.forgetNew(prev)
+		}
 		return nil, all
 	}
 	g.Warnings = all
@@ -539,4 +545,18 @@ func (g *Gateway) cacheStoreName() string {
 		return "redis"
 	}
 	return "memory"
+}
+
+// forgetNew removes the series of routes this (refused) load made that
+// prev does not serve.
+func (g *Gateway) forgetNew(prev *Gateway) {
+	keep := map[string]bool{}
+	for _, p := range prev.Plans {
+		keep[p.Method+" "+p.Route] = true
+	}
+	for _, r := range g.made {
+		if !keep[r] {
+			g.Metrics.Forget(r)
+		}
+	}
 }
