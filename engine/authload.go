@@ -207,7 +207,7 @@ func (g *Gateway) Adopt() {
 	g.fromPrev = map[any]bool{}
 	g.Metrics.Use(g.series)
 	if m, ok := g.limits.store.(*limit.Memory); ok && m == p.limits.store {
-		m.Retain(g.limitNames)
+		m.Retain(g.limiters)
 	}
 	g.prev = nil
 	g.rt.prev = nil

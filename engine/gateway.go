@@ -117,11 +117,12 @@ type Gateway struct {
 	fromPrev map[any]bool
 	adopted  map[any]bool
 	prev     *Gateway
-	// limitNames are the rate limiters this gateway asked the memory
-	// store for: on Adopt, the store drops the others.
-	limitNames map[string]bool
-	output     *logs.Output     // Options.Output
-	series     *metrics.Sources // the scrape-time series, published on load or Adopt
+	// limiters are the rate limiters this gateway asked the store for:
+	// on Adopt, the memory store drops the others.
+	limiters []limit.Limiter
+	output   *logs.Output     // Options.Output
+	cleaned  http.Handler     // the mux behind an access line, for paths it redirects
+	series   *metrics.Sources // the scrape-time series, published on load or Adopt
 	// ownTransport: Load made the transport (Options.Transport was nil),
 	// so Close closes its idle connections.
 	ownTransport bool
@@ -151,7 +152,31 @@ func (g *Gateway) DecodedInUse() int64 {
 }
 
 // ServeHTTP routes a request to its plan.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.cleaned != nil && uncleanPath(r.URL.Path) {
+		// ServeMux answers a path it would clean (//a, /x/../a, /a/./)
+		// with a redirect before any stage runs: logged here, so every
+		// request has its line.
+		g.cleaned.ServeHTTP(w, r)
+		return
+	}
+	g.mux.ServeHTTP(w, r)
+}
+
+// uncleanPath reports whether ServeMux would clean p and redirect: as its
+// cleanPath does, path.Clean keeping a trailing slash. Exact, since a
+// path the mux routes must not pass here (it would have two lines); the
+// cleaning runs only for paths with "//" or "/." in them.
+func uncleanPath(p string) bool {
+	if p == "" || (!strings.Contains(p, "//") && !strings.Contains(p, "/.")) {
+		return false
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np != p
+}
 
 const maxSpecFiles = 10000
 
@@ -205,7 +230,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls, general: opt.NoFastPaths, maxBody: defaults.MaxBackendBody,
 		output: opt.Output}
 	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), rt: rt, guards: map[*Plan]*limit.Guard{}, caches: map[*Plan]*cache.Cache{},
-		fromPrev: map[any]bool{}, adopted: map[any]bool{}, prev: prev, limitNames: map[string]bool{}, series: metrics.NewSources(), output: opt.Output}
+		fromPrev: map[any]bool{}, adopted: map[any]bool{}, prev: prev, series: metrics.NewSources(), output: opt.Output}
 	rt.prev = prev
 	rt.take = g.take
 	g.ownTransport = ownTransport
@@ -388,6 +413,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	unrouted := g.edge
 	if opt.Output != nil {
 		unrouted.Observe = metrics.Stage(nil, opt.Output, "") // logged, not counted: its route is no endpoint's
+		g.cleaned = metrics.Stage(nil, opt.Output, "")(g.mux)
 	}
 	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), pipeline.Edge(unrouted)...))
 	for _, name := range slices.Sorted(maps.Keys(rt.clients)) {

@@ -127,8 +127,10 @@ func (l *Live) Reload() error {
 	}
 	gw.Adopt()
 	ng := newGeneration(gw)
-	if d := gw.longestRequest(); l.backstop > 0 && d > l.backstop {
-		ng.longest = d
+	// Compared like with like: the server's backstop is the longest
+	// endpoint timeout plus write_timeout at start.
+	if l.backstop > 0 && gw.longestEndpoint()+gw.Limits.WriteTimeout > l.backstop {
+		ng.longest = gw.longestRequest()
 	}
 	l.cur.Store(ng)
 	old.gw.forgetDropped(gw)
@@ -181,6 +183,15 @@ func (g *Gateway) longestRequest() time.Duration {
 		longest = max(longest, p.Timeout)
 	}
 	return longest + g.Limits.ReadBodyTimeout + g.Limits.WriteTimeout + time.Second
+}
+
+// longestEndpoint is g's longest endpoint timeout (at least the default).
+func (g *Gateway) longestEndpoint() time.Duration {
+	longest := DefaultEndpointTimeout
+	for _, p := range g.Plans {
+		longest = max(longest, p.Timeout)
+	}
+	return longest
 }
 
 // LongestRequest is longestRequest, for the server's backstop deadlines.

@@ -278,8 +278,8 @@ func (g *Gateway) limitStage(p *Plan) (*limit.Guard, error) {
 	name := p.Method + " " + p.Route
 	var own limit.Limiter
 	if rule != nil {
-		g.limitNames[name] = true
 		l, err := g.limits.store.Limiter(name, rule.cfg)
+		g.limiters = append(g.limiters, l)
 		if err != nil {
 			return nil, err
 		}
@@ -291,8 +291,8 @@ func (g *Gateway) limitStage(p *Plan) (*limit.Guard, error) {
 		for c, cfg := range g.limits.clients {
 			// "\n" never appears in a route: no client's bucket is an
 			// endpoint's.
-			g.limitNames[name+"\nclient:"+c] = true
 			l, err := g.limits.store.Limiter(name+"\nclient:"+c, cfg)
+			g.limiters = append(g.limiters, l)
 			if err != nil {
 				return nil, fmt.Errorf("client %q: %w", c, err)
 			}

@@ -29,7 +29,17 @@ func Stage(e *Endpoint, out *logs.Output, route string) func(http.Handler) http.
 			}
 			sw := logs.NewRecorder(w, route)
 			defer func() {
+				// A panic passed on (http.ErrAbortHandler: the connection
+				// is dropped) is counted and logged as what the client
+				// got, then passed on.
+				v := recover()
 				d := time.Since(start)
+				if v != nil && sw.Status == 0 {
+					sw.Status = StatusClientClosed
+					if v != http.ErrAbortHandler {
+						sw.Status = http.StatusInternalServerError
+					}
+				}
 				status := sw.Status
 				if status == 0 {
 					status = http.StatusOK
@@ -44,6 +54,9 @@ func Stage(e *Endpoint, out *logs.Output, route string) func(http.Handler) http.
 				}
 				out.Request(r.Method, w.Header().Get(headerRequestID), sw, d)
 				sw.Release()
+				if v != nil {
+					panic(v)
+				}
 			}()
 			next.ServeHTTP(sw, r)
 		})

@@ -49,8 +49,9 @@ type Watcher struct {
 
 // New watches the folders paths names: for a file, the folder it is in;
 // for a folder, it and every folder under it. trigger runs on the
-// watcher's own goroutine, one call at a time; after it, the watcher
-// calls paths again (a reload may name other folders).
+// watcher's own goroutine, one call at a time; before and after it, the
+// watcher calls paths again (new folders under a watched one, and folders
+// a reload names).
 func New(paths func() []string, trigger func(), log *slog.Logger) (*Watcher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -190,6 +191,10 @@ func (w *Watcher) loop() {
 			w.log.Warn("watching for changes", "error", err.Error())
 		case <-fire:
 			fire = nil
+			// Watch new folders before the reload reads them, so a file
+			// written there from now on is an event; then again after,
+			// for folders the new configuration names.
+			w.Sync()
 			w.trigger()
 			w.Sync()
 		}

@@ -50,7 +50,15 @@ type Memory struct {
 	evicted  atomic.Uint64
 
 	mu       sync.Mutex
-	limiters map[string]*memLimiter
+	limiters map[limKey]*memLimiter
+}
+
+// limKey names a limiter: a name with one config. A load that asks for
+// another config under the same name (a reload, perhaps one that is then
+// refused) gets a limiter of its own and never disturbs the one serving.
+type limKey struct {
+	name string
+	cfg  Config
 }
 
 type shard struct {
@@ -82,7 +90,7 @@ func NewMemory(o MemoryOptions) *Memory {
 		o.MaxKeys = DefaultMaxKeys
 	}
 	m := &Memory{seed: maphash.MakeSeed(), perShard: max(1, (o.MaxKeys+shardCount-1)/shardCount),
-		limiters: map[string]*memLimiter{}}
+		limiters: map[limKey]*memLimiter{}}
 	for i := range m.shards {
 		m.shards[i].m = make(map[bucketKey]*bucket)
 	}
@@ -91,9 +99,10 @@ func NewMemory(o MemoryOptions) *Memory {
 
 // Limiter is the limiter of one endpoint (name, such as its route): its
 // buckets are its own. Names come from the configuration (routes, API key
-// clients), never from requests: the store keeps one limiter per name. Asking again with the same name and config (a
-// reload) gives the same limiter, so counts survive; another config starts
-// new buckets.
+// clients), never from requests. Asking again with the same name and
+// config (a reload) gives the same limiter, so counts survive; another
+// config is another limiter, with new buckets, and the first stays as it
+// is until Retain drops it.
 func (m *Memory) Limiter(name string, cfg Config) (Limiter, error) {
 	cfg, err := cfg.normalize()
 	if err != nil {
@@ -101,12 +110,13 @@ func (m *Memory) Limiter(name string, cfg Config) (Limiter, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if l := m.limiters[name]; l != nil && l.cfg == cfg {
+	k := limKey{name, cfg}
+	if l := m.limiters[k]; l != nil {
 		return l, nil
 	}
 	l := &memLimiter{m: m, cfg: cfg, limit: rate.Limit(cfg.Rate.PerSecond()),
 		perToken: float64(cfg.Rate.Per) / float64(cfg.Rate.N)}
-	m.limiters[name] = l
+	m.limiters[k] = l
 	return l, nil
 }
 
@@ -230,31 +240,30 @@ func (s *shard) unlink(b *bucket) {
 	b.prev, b.next = nil, nil
 }
 
-// Retain drops every limiter whose name keep does not hold, with its
-// buckets: a reload that removes an endpoint (or changes its limit) frees
-// what the old limiter counted. Limiters kept go on counting.
-func (m *Memory) Retain(keep map[string]bool) {
-	m.mu.Lock()
-	gone := map[*memLimiter]bool{}
-	for name, l := range m.limiters {
-		if !keep[name] {
-			gone[l] = true
-			delete(m.limiters, name)
+// Retain drops every limiter but those in keep, with their buckets: a
+// reload that removes an endpoint or changes its limit frees what the old
+// limiter counted, and the limiters a refused load asked for go too.
+// Limiters kept go on counting.
+func (m *Memory) Retain(keep []Limiter) {
+	live := map[*memLimiter]bool{}
+	for _, l := range keep {
+		if ml, ok := l.(*memLimiter); ok && ml.m == m {
+			live[ml] = true
 		}
 	}
-	live := map[*memLimiter]bool{}
-	for _, l := range m.limiters {
-		live[l] = true
+	m.mu.Lock()
+	for k, l := range m.limiters {
+		if !live[l] {
+			delete(m.limiters, k)
+		}
 	}
 	m.mu.Unlock()
-	// Buckets of a limiter replaced under the same name (its config
-	// changed) belong to no listed limiter any more: they go too.
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
 		for b := s.head; b != nil; {
 			next := b.next
-			if gone[b.key.l] || !live[b.key.l] {
+			if !live[b.key.l] {
 				s.remove(b)
 			}
 			b = next

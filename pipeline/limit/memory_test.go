@@ -258,7 +258,7 @@ func TestMemoryRetain(t *testing.T) {
 	if m.Len() != 2 {
 		t.Fatalf("buckets = %d, want 2", m.Len())
 	}
-	m.Retain(map[string]bool{"GET /a": true})
+	m.Retain([]Limiter{a})
 	if m.Len() != 1 || m.Limiters() != 1 {
 		t.Fatalf("after Retain: buckets %d limiters %d, want 1 and 1", m.Len(), m.Limiters())
 	}
@@ -267,14 +267,20 @@ func TestMemoryRetain(t *testing.T) {
 	if d, _ := again.Allow(ctx, "k"); d.Allowed {
 		t.Fatal("a kept limiter lost its count")
 	}
-	// A changed config under the same name starts afresh, and Retain
-	// frees the old limiter's buckets.
+	// Another config under the same name is another limiter, and the
+	// first is left as it was (a refused reload asks, then never serves).
 	changed, _ := m.Limiter("GET /a", Config{Rate: Rate{N: 2, Per: time.Hour}, Burst: 2})
 	if d, _ := changed.Allow(ctx, "k"); !d.Allowed {
 		t.Fatal("a changed limit kept the old count")
 	}
-	m.Retain(map[string]bool{"GET /a": true})
-	if m.Len() != 1 {
-		t.Fatalf("buckets = %d after a config change, want 1", m.Len())
+	if first, _ := m.Limiter("GET /a", cfg); first != again {
+		t.Fatal("asking with another config replaced the first limiter")
+	}
+	if d, _ := again.Allow(ctx, "k"); d.Allowed {
+		t.Fatal("the first limiter lost its count when another config was asked for")
+	}
+	m.Retain([]Limiter{changed})
+	if m.Len() != 1 || m.Limiters() != 1 {
+		t.Fatalf("after keeping only the changed one: buckets %d limiters %d, want 1 and 1", m.Len(), m.Limiters())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing/fstest"
 
 	"frontdesk/engine"
+	"frontdesk/engine/metrics"
 	"frontdesk/pipeline/logs"
 )
 
@@ -16,7 +17,7 @@ import (
 // replaces the running one's entry by name. The fix reload (back to the
 // config that is serving) then finds a limiter with the wrong config and
 // starts /l's buckets afresh: the client that was at 429 gets through.
-func TestReviewRefusedReloadResetsBuckets(t *testing.T) {
+func TestRefusedReloadKeepsBuckets(t *testing.T) {
 	b := jsonBackend(t, `{"v": "x"}`)
 	limited := `{"method": "GET", "path": "/l", "rate_limit": {"rate": "1/h", "burst": 1, "key": "ip"}, "calls": {"c": {"service": "s", "path": "/"}}}`
 	d := newReloadDir(t, gatewayFor(b.URL), map[string]string{"a.json": specA, "l.json": limited})
@@ -48,7 +49,7 @@ func TestReviewRefusedReloadResetsBuckets(t *testing.T) {
 
 // A refused reload publishes series for endpoints that never served, in
 // the shared metrics Set, and nothing ever forgets them.
-func TestReviewRefusedReloadLeavesSeries(t *testing.T) {
+func TestRefusedReloadLeavesNoSeries(t *testing.T) {
 	b := jsonBackend(t, `{"v": "x"}`)
 	d := newReloadDir(t, gatewayFor(b.URL), map[string]string{"a.json": specA})
 	l, srv := d.live()
@@ -77,7 +78,7 @@ func TestReviewRefusedReloadLeavesSeries(t *testing.T) {
 // Every request gets one access line. A path the ServeMux cleans (//x,
 // /a/../b) is answered 301 by the mux itself, before any stage: no line,
 // no metric.
-func TestReviewAccessLineForCleanedPath(t *testing.T) {
+func TestAccessLineForCleanedPath(t *testing.T) {
 	b := jsonBackend(t, `{"v": "x"}`)
 	sink := &syncBuffer{}
 	out := logs.New(sink)
@@ -100,5 +101,47 @@ func TestReviewAccessLineForCleanedPath(t *testing.T) {
 		if len(lines) != 1 || lines[0] == "" {
 			t.Errorf("%s: answered %d with %d access lines: %q", p, w.Code, len(lines), lines)
 		}
+	}
+}
+
+// A path with "/." that the mux routes as it is (no cleaning) has one
+// line, not two.
+func TestAccessLineForDotPathOnce(t *testing.T) {
+	b := jsonBackend(t, `{"v": "x"}`)
+	sink := &syncBuffer{}
+	out := logs.New(sink)
+	fsys := fstest.MapFS{
+		"gateway.json": {Data: []byte(gatewayFor(b.URL))},
+		"e/a.json":     {Data: []byte(strings.Replace(specA, `"/a"`, `"/a/{f}"`, 1))},
+	}
+	gw, err := engine.Load(fsys, "gateway.json", engine.Options{Output: out, Logger: out.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gw.Close)
+	w := httptest.NewRecorder()
+	gw.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "http://gw/a/.well-known", nil))
+	if lines := sink.lines(); w.Code != 200 || len(lines) != 1 {
+		t.Fatalf("answered %d with %d lines: %q", w.Code, len(lines), lines)
+	}
+}
+
+// An aborted answer (the connection dropped) is logged as 499, not 200.
+func TestAccessLineForAbort(t *testing.T) {
+	sink := &syncBuffer{}
+	out := logs.New(sink)
+	h := metrics.Stage(nil, out, "/x")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		panic(http.ErrAbortHandler)
+	}))
+	func() {
+		defer func() {
+			if v := recover(); v != http.ErrAbortHandler {
+				t.Errorf("the panic passed on is %v", v)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
+	}()
+	if l := sink.lines(); len(l) != 1 || !strings.Contains(l[0], `"status":499`) {
+		t.Fatalf("lines %q, want one with status 499", l)
 	}
 }
