@@ -79,20 +79,13 @@ func accessGateway(t *testing.T, logCfg string) (*httptest.Server, *syncBuffer, 
 
 func send(t *testing.T, srv *httptest.Server, path string, header ...string) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", srv.URL+path, nil)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	status, _ := sendBody(t, srv, path, header...)
+	return status
 }
 
-func sendBody(t *testing.T, srv *httptest.Server, path string, header ...string) int {
+// sendBody sends GET path with the header pairs given and returns the
+// status and the length of the body read.
+func sendBody(t *testing.T, srv *httptest.Server, path string, header ...string) (int, int) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", srv.URL+path, nil)
 	for i := 0; i+1 < len(header); i += 2 {
@@ -104,7 +97,7 @@ func sendBody(t *testing.T, srv *httptest.Server, path string, header ...string)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	return len(b)
+	return resp.StatusCode, len(b)
 }
 
 type accessLine struct {
@@ -151,7 +144,7 @@ func requestLines(t *testing.T, sink *syncBuffer) []accessLine {
 func TestAccessLog(t *testing.T) {
 	srv, sink, _ := accessGateway(t, "")
 	tok := token(t, map[string]any{"sub": "user-7"})
-	meBytes := sendBody(t, srv, "/me/u1?secret=q", "Authorization", "Bearer "+tok, "X-Request-Id", "rid-1", "Cookie", "session=cookie-value")
+	_, meBytes := sendBody(t, srv, "/me/u1?secret=q", "Authorization", "Bearer "+tok, "X-Request-Id", "rid-1", "Cookie", "session=cookie-value")
 	send(t, srv, "/k", "X-API-Key", partnerKey)
 	send(t, srv, "/c")
 	send(t, srv, "/c")

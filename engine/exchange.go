@@ -134,7 +134,10 @@ func (e *deliveryError) Error() string { return "answer not delivered: " + e.err
 // is over (the calls are done: run waits for them).
 func (x *exchange) observeCalls() {
 	m := x.p.metrics
-	rec := logs.RecordOf(x.w)
+	var rec *logs.Record
+	if x.p.rt.output.Access() {
+		rec = logs.RecordOf(x.w)
+	}
 	if m == nil && rec == nil {
 		return
 	}

@@ -418,8 +418,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), pipeline.Edge(unrouted)...))
 	for _, name := range slices.Sorted(maps.Keys(rt.clients)) {
 		c := rt.clients[name]
-		g.series.Service(name, c, func() uint64 { return c.Stats().Retries }, func() uint64 { return c.Stats().Hedges },
-			func() bool { return c.Stats().BreakerOpen }, c.Instances(), c.Ejected)
+		g.series.Service(name, c, c.Retries, c.Hedges, c.BreakerOpen, c.Instances(), c.Ejected)
 	}
 	all.sort()
 	if all.HasErrors() {

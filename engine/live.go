@@ -129,7 +129,7 @@ func (l *Live) Reload() error {
 	ng := newGeneration(gw)
 	// Compared like with like: the server's backstop is the longest
 	// endpoint timeout plus write_timeout at start.
-	if l.backstop > 0 && gw.longestEndpoint()+gw.Limits.WriteTimeout > l.backstop {
+	if l.backstop > 0 && gw.LongestEndpoint()+gw.Limits.WriteTimeout > l.backstop {
 		ng.longest = gw.longestRequest()
 	}
 	l.cur.Store(ng)
@@ -178,24 +178,18 @@ func (l *Live) Close() {
 // endpoint timeout, the time to read a body and to write an answer, and a
 // second besides.
 func (g *Gateway) longestRequest() time.Duration {
-	longest := DefaultEndpointTimeout
-	for _, p := range g.Plans {
-		longest = max(longest, p.Timeout)
-	}
-	return longest + g.Limits.ReadBodyTimeout + g.Limits.WriteTimeout + time.Second
+	return g.LongestEndpoint() + g.Limits.ReadBodyTimeout + g.Limits.WriteTimeout + time.Second
 }
 
-// longestEndpoint is g's longest endpoint timeout (at least the default).
-func (g *Gateway) longestEndpoint() time.Duration {
+// LongestEndpoint is g's longest endpoint timeout (at least the default):
+// with write_timeout, the server's backstop deadline for an answer.
+func (g *Gateway) LongestEndpoint() time.Duration {
 	longest := DefaultEndpointTimeout
 	for _, p := range g.Plans {
 		longest = max(longest, p.Timeout)
 	}
 	return longest
 }
-
-// LongestRequest is longestRequest, for the server's backstop deadlines.
-func (g *Gateway) LongestRequest() time.Duration { return g.longestRequest() }
 
 // forgetDropped removes the metric series of endpoints g served and next
 // does not.

@@ -234,16 +234,11 @@ const adminConnections = 64
 // endpoint timeout plus write_timeout (large answers get a deadline per
 // 64 KB instead; a reload that brings a longer timeout extends its
 // requests' deadline itself), idle connections closed after 2 minutes.
-func newServer(h http.Handler, gw *engine.Gateway, log *slog.Logger) *http.Server {
-	longest := engine.DefaultEndpointTimeout
-	for _, p := range gw.Plans {
-		longest = max(longest, p.Timeout)
-	}
-	if l, ok := h.(*engine.Live); ok {
-		l.SetWriteBackstop(longest + gw.Limits.WriteTimeout)
-	}
+func newServer(live *engine.Live, gw *engine.Gateway, log *slog.Logger) *http.Server {
+	longest := gw.LongestEndpoint()
+	live.SetWriteBackstop(longest + gw.Limits.WriteTimeout)
 	return &http.Server{
-		Handler:           h,
+		Handler:           live,
 		ReadHeaderTimeout: headerTimeout,
 		ReadTimeout:       headerTimeout + gw.Limits.ReadBodyTimeout,
 		WriteTimeout:      longest + gw.Limits.WriteTimeout,

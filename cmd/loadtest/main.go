@@ -31,7 +31,7 @@
 //  9. case 2 with the whole edge on: JWT (RS256), a memory rate limit keyed
 //     by the client, and (on a second gateway process, gateway-edge.json)
 //     the access log; metrics are on in every case;
-// 10. case 2 on that second gateway: the access log's cost alone.
+//  10. case 2 on that second gateway: the access log's cost alone.
 //
 // The floor (floor.go) does the jobs of 1, 2 and 4 (and of 2 on the slow
 // backends for 5) by hand. Cases 2, 3, 6, 7 and 9 are compared with its

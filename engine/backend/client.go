@@ -211,16 +211,14 @@ func fail(req *Request, f pipeline.CallFailure, err error) error {
 // Config is the configuration the client was made with.
 func (c *Client) Config() Config { return c.config }
 
-// Stats are a client's counters and state now, for metrics.
-type Stats struct {
-	Retries, Hedges uint64
-	BreakerOpen     bool
-}
+// Retries counts the tries made after a request's first.
+func (c *Client) Retries() uint64 { return c.retries.Load() }
 
-// Stats reads the client's counters and its breaker's state.
-func (c *Client) Stats() Stats {
-	return Stats{Retries: c.retries.Load(), Hedges: c.hedges.Load(), BreakerOpen: c.cb.State() == gobreaker.StateOpen}
-}
+// Hedges counts the hedged second tries sent.
+func (c *Client) Hedges() uint64 { return c.hedges.Load() }
+
+// BreakerOpen reports whether the service's breaker is open now.
+func (c *Client) BreakerOpen() bool { return c.cb.State() == gobreaker.StateOpen }
 
 // Instances are the client's instances as gateway.json names them
 // (scheme://host:port and base path, never user info), in order; a URL

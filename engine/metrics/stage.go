@@ -4,16 +4,13 @@ import (
 	"net/http"
 	"time"
 
+	"frontdesk/pipeline"
 	"frontdesk/pipeline/logs"
 )
 
 // StatusClientClosed is the status of a request whose client went away
 // before an answer was written.
 const StatusClientClosed = 499
-
-// headerRequestID is pipeline.HeaderRequestID, which the edge sets on the
-// answer before anything is written.
-const headerRequestID = "X-Request-Id"
 
 // Stage counts each request of e: in flight while it runs, then its status
 // and duration; and with out, writes its access line. It sits first in an
@@ -52,7 +49,7 @@ func Stage(e *Endpoint, out *logs.Output, route string) func(http.Handler) http.
 					e.Inflight.Dec()
 					e.Done(status, d)
 				}
-				out.Request(r.Method, w.Header().Get(headerRequestID), sw, d)
+				out.Request(r.Method, w.Header().Get(pipeline.HeaderRequestID), sw, d)
 				sw.Release()
 				if v != nil {
 					panic(v)

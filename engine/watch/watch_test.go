@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -151,5 +152,19 @@ func TestRelevant(t *testing.T) {
 	case <-ch:
 		t.Fatal("an editor's swap file triggered a reload")
 	case <-time.After(2 * MaxDelay):
+	}
+}
+
+// A tree of more folders than MaxFolders is watched up to the bound, no
+// further.
+func TestWatchFolderBound(t *testing.T) {
+	dir := t.TempDir()
+	for i := range MaxFolders + 10 {
+		if err := os.Mkdir(filepath.Join(dir, fmt.Sprintf("d%05d", i)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(folders([]string{dir})); n != MaxFolders {
+		t.Fatalf("%d folders to watch, want the bound %d", n, MaxFolders)
 	}
 }

@@ -2,7 +2,8 @@
 // and the access log share (so lines never interleave), the level and
 // format gateway.json and the flags choose (changed in place on a reload),
 // and the access log: one line per request, written by hand into a pooled
-// buffer without reflection.
+// buffer without reflection, its strings by transform.AppendString (the
+// escaping every JSON the gateway writes has).
 //
 // The access line's members are the spec format's: request_id, method,
 // route (the endpoint's path as written), status, duration_ms, bytes,
@@ -21,6 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"frontdesk/transform"
 )
 
 // Output is where the gateway's logs go.
@@ -243,12 +246,12 @@ func (o *Output) appendJSON(b []byte, method, requestID string, s *Recorder, d t
 	b = append(b, `{"time":"`...)
 	b = o.now().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","level":"INFO","msg":"request","request_id":`...)
-	b = appendJSONString(b, requestID)
+	b = transform.AppendString(b, requestID)
 	b = append(b, `,"method":`...)
-	b = appendJSONString(b, method)
+	b = transform.AppendString(b, method)
 	if s.Rec.Route != "" {
 		b = append(b, `,"route":`...)
-		b = appendJSONString(b, s.Rec.Route)
+		b = transform.AppendString(b, s.Rec.Route)
 	}
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(s.Status), 10)
@@ -258,11 +261,11 @@ func (o *Output) appendJSON(b []byte, method, requestID string, s *Recorder, d t
 	b = strconv.AppendInt(b, s.Bytes, 10)
 	if s.Rec.Client != "" {
 		b = append(b, `,"client":`...)
-		b = appendJSONString(b, s.Rec.Client)
+		b = transform.AppendString(b, s.Rec.Client)
 	}
 	if s.Rec.Cache != "" {
 		b = append(b, `,"cache":`...)
-		b = appendJSONString(b, s.Rec.Cache)
+		b = transform.AppendString(b, s.Rec.Cache)
 	}
 	if s.Rec.Route != "" {
 		b = append(b, `,"calls":[`...)
@@ -271,7 +274,7 @@ func (o *Output) appendJSON(b []byte, method, requestID string, s *Recorder, d t
 				b = append(b, ',')
 			}
 			b = append(b, `{"name":`...)
-			b = appendJSONString(b, c.Name)
+			b = transform.AppendString(b, c.Name)
 			b = append(b, `,"status":`...)
 			b = strconv.AppendInt(b, int64(c.Status), 10)
 			b = append(b, `,"duration_ms":`...)
@@ -281,7 +284,7 @@ func (o *Output) appendJSON(b []byte, method, requestID string, s *Recorder, d t
 			}
 			if c.Error != "" {
 				b = append(b, `,"error":`...)
-				b = appendJSONString(b, c.Error)
+				b = transform.AppendString(b, c.Error)
 			}
 			b = append(b, '}')
 		}
@@ -354,61 +357,4 @@ func appendTextValue(b []byte, s string) []byte {
 		return append(b, `""`...)
 	}
 	return append(b, s...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString writes s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 as U+FFFD, so the line is
-// valid JSON whatever a token's subject holds.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"':
-				b = append(b, `\"`...)
-			case '\\':
-				b = append(b, `\\`...)
-			case '\n':
-				b = append(b, `\n`...)
-			case '\r':
-				b = append(b, `\r`...)
-			case '\t':
-				b = append(b, `\t`...)
-			default:
-				b = append(b, `\u00`...)
-				b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, "\ufffd"...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, `\u202`...)
-			b = append(b, hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

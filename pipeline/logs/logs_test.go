@@ -25,28 +25,43 @@ func perByte(s string) string {
 	return b.String()
 }
 
-func TestJSONStringValid(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"uote`, `back\slash`, "nl\nline\r\t", "\x00\x1f\x7f", "bad\xff\xfeutf8", "é中\U0001F600", "\u2028\u2029", strings.Repeat("x", 1000)} {
-		b := appendJSONString(nil, s)
-		var got string
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Errorf("%q gives invalid JSON %s: %v", s, b, err)
-			continue
-		}
-		if want := perByte(s); got != want {
-			t.Errorf("%q round-trips as %q", s, got)
+// lineFor writes the access line of a request whose client and request
+// id are s, and parses it.
+func lineFor(t *testing.T, s string) (map[string]any, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	o := New(&buf)
+	w := NewRecorder(httptest.NewRecorder(), "/r")
+	defer w.Release()
+	w.Rec.Client = s
+	o.Request("GET", s, w, time.Millisecond)
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatalf("%q gives a line that is not JSON: %v\n%s", s, err, buf.Bytes())
+	}
+	return m, buf.Bytes()
+}
+
+// Whatever a token's subject or a client's request id holds, the line is
+// one valid JSON object holding it (each invalid byte as U+FFFD).
+func TestLineStringsValid(t *testing.T) {
+	for _, s := range []string{"plain", `q"uote`, `back\slash`, "nl\nline\r\t", "\x00\x1f\x7f", "bad\xff\xfeutf8", "é中\U0001F600", "\u2028\u2029", strings.Repeat("x", 1000)} {
+		m, b := lineFor(t, s)
+		if m["client"] != perByte(s) || m["request_id"] != perByte(s) || bytes.Count(b, []byte("\n")) != 1 {
+			t.Errorf("%q: line %s", s, b)
 		}
 	}
 }
 
-func FuzzJSONString(f *testing.F) {
+func FuzzLineStrings(f *testing.F) {
 	f.Add("a\"b")
 	f.Add("\xff")
 	f.Fuzz(func(t *testing.T, s string) {
-		b := appendJSONString(nil, s)
-		var got string
-		if err := json.Unmarshal(b, &got); err != nil || got != perByte(s) {
-			t.Fatalf("%q: %s %v", s, b, err)
+		if s == "" {
+			return // an empty client is left out of the line
+		}
+		if m, b := lineFor(t, s); m["client"] != perByte(s) || bytes.Count(b, []byte("\n")) != 1 {
+			t.Fatalf("%q: line %s", s, b)
 		}
 	})
 }
