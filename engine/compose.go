@@ -51,6 +51,11 @@ func (x *exchange) render(dst []byte, t *template, item any, enc *transform.Enco
 			return out, err
 		}
 	}
+	if e.Native != nil && item == nil && !x.p.rt.general {
+		if out, ok := e.Native.Append(dst, x); ok {
+			return out, nil
+		}
+	}
 	v, err := x.eval(e, item)
 	if err != nil {
 		return dst, err

@@ -59,6 +59,27 @@ var elemExprs = []string{
 	"map(a.items, any(.x ?? [], # == 1))",
 	"map(a.items, #index)",
 	"{'m': map(a.items, .b), 'whole': a.items}",
+	// The shapes compiled natively (transform.Native), and their edges.
+	"map(filter(a.items, .a > 0), {{'b': .b, 'a': .a, 'k': 'lit', 'n': 1.50, 'z': nil}})",
+	"map(a.items, {{'f': first(.x), 'l': last(.x), 'n': len(.x), 'deep': .b.k}})",
+	"filter(a.items, .a == 1 || .b == 's' && !(.a != nil))",
+	"filter(a.items, .a >= 1 and .a < 3 or .b <= 'm')",
+	"len(filter(a.items, .a > 0))",
+	"count(a.items, 0 < .a)",
+	"count(a.items, .flag)",
+	"sum(a.items, .a)",
+	"sum(a.x)",
+	"first(a.items)",
+	"last(filter(a.items, .a != 2))",
+	"first(a.missing)",
+	"pick(a, 's', 'x.y', 'x.y.z', 'n', 'nope.deeper', 'items')",
+	"pick(a, 'x.y.z', 'x.w')",
+	"{'len': len(a.items), 's': a.s, 'n': a.n, 'sum': sum(a.items, .a)}",
+	"map(a.items, pick(#, 'a', 'b.k'))",
+	"map(a.items, map(.x, #))",
+	"map(filter(a.items, .b == nil), .a)",
+	"filter(a.items, .s > 'a')",
+	"map(a.x, #)",
 }
 
 func init() {

@@ -113,6 +113,22 @@ func (x *exchange) eval(e *expression, item any) (any, error) {
 	return v, nil
 }
 
+// RawRoot gives native expressions (transform.Native) the bytes of call
+// name's answer: a JSON document that came whole from one backend. Any
+// other answer (skipped, failed with a fallback, text, for_each's list)
+// leaves the expression to expr.
+func (x *exchange) RawRoot(name string) ([]byte, bool) {
+	i, ok := x.p.callIdx[name]
+	if !ok {
+		return nil, false
+	}
+	r := &x.results[i]
+	if r.state != stateOK || r.items != nil || r.isText || len(r.body) == 0 {
+		return nil, false
+	}
+	return r.body, true
+}
+
 // lookup is the fast path of a plain path expression: params.id,
 // query.cart, headers["Accept-Language"] and auth.sub are read from the
 // request's maps, and a path into a call's result that ends at a scalar is

@@ -127,7 +127,11 @@ type Program struct {
 	// constant member accesses (cart, cart.total, user.address.city): the
 	// value can then be spliced from raw JSON without evaluating anything.
 	Path []string
-	prog *vm.Program
+	// Native is set when the expression is of a shape compiled to code
+	// over the answers' bytes (map, filter, pick, len, count, sum, first
+	// and last over paths into calls): see Native.
+	Native *Native
+	prog   *vm.Program
 }
 
 // KeyUse is how an expression reads one top-level key of a name. With
@@ -334,6 +338,9 @@ func Compile(src string, scope *Scope) (*Program, error) {
 	p.Path = plainPath(tree.Node)
 	if p.Path != nil && !scope.Has(p.Path[0]) {
 		p.Path = nil // not a declared name, such as $env
+	}
+	if p.Path == nil {
+		p.Native = compileNative(tree.Node)
 	}
 	return p, nil
 }

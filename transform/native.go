@@ -1,0 +1,916 @@
+package transform
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/expr-lang/expr/ast"
+)
+
+// Native is an expression of one of the common shapes over calls' answers,
+// compiled to code that reads the backend's JSON bytes and writes the
+// result's JSON without decoding a document or running the expr VM:
+//
+//	map(xs, .f)                 map(xs, {'k': .f, 'n': .a.b, 'c': 'const'})
+//	filter(xs, .f > 1 && .g != 'x')   map(filter(xs, ...), ...)
+//	len(xs)  count(xs, cond)  sum(xs)  sum(xs, .f)  first(xs)  last(xs)
+//	pick(x, 'a', 'b.c')         {'k': cart.total, 'n': len(cart.items)}
+//
+// where xs is a path into a call's answer (cart.items) or, inside a
+// closure, into the element (.images), and cond compares element fields
+// with constants (== != < <= > >=), joined by && || !. Append writes what
+// evaluating the expression with expr and writing its value with an
+// Encoder over the decoded documents' spans writes, byte for byte (the
+// fast-versus-general fuzzers hold it to that); wherever the two could
+// differ, such as an expression error, a value of an unexpected type, or a
+// result past expr's memory budget, Append reports !ok and the caller
+// evaluates the expression instead.
+type Native struct {
+	root *nnode
+}
+
+type nkind uint8
+
+const (
+	nConst  nkind = iota // lit
+	nRoot                // name, path: a value in a call's answer
+	nField               // path: a value in the element (empty: the element)
+	nObject              // keyLits, kids: an object literal, keys sorted
+	nMap                 // list, kids[0]
+	nFilter              // list, cond
+	nLen                 // list
+	nCount               // list, cond
+	nSum                 // list, kids[0] (nil: the elements)
+	nFirst               // list
+	nLast                // list
+	nPick                // kids[0] (the object), pick
+)
+
+type nnode struct {
+	kind    nkind
+	lit     []byte
+	name    string
+	path    []string
+	keyLits [][]byte // `"key":` of each member of an object literal
+	kids    []*nnode
+	list    *nnode
+	cond    *ncond
+	pick    *pickTree
+}
+
+// ncond is a predicate: a comparison of an element value with a constant,
+// a boolean element value, or a combination of predicates.
+type ncond struct {
+	op    string // == != < <= > >= && || ! bool
+	field *nnode // nField
+	c     nconst
+	a, b  *ncond
+}
+
+type nconst struct {
+	kind byte // 'n' number, 's' string, 'b' bool, 'z' null
+	num  float64
+	str  string
+	b    bool
+}
+
+// pickTree is pick's paths as a tree: each key is taken whole, or only the
+// paths of its sub-tree; keys are sorted as the encoder writes a map's.
+type pickTree struct {
+	keys  []string
+	lits  [][]byte
+	whole []bool
+	subs  []*pickTree
+}
+
+// compileNative returns the native form of the parsed expression, or nil
+// when it is not of a shape Native covers.
+func compileNative(node ast.Node) *Native {
+	c := nativeCompiler{}
+	n := c.value(node, false)
+	if n == nil || n.kind == nConst || n.kind == nRoot || n.kind == nField {
+		return nil // constants and plain paths have their own fast paths
+	}
+	return &Native{root: n}
+}
+
+type nativeCompiler struct{}
+
+// value compiles a node that gives a value. inElem is set inside a
+// closure, where paths into calls are not taken (a list read per element
+// would make the work the product of two lists').
+func (c nativeCompiler) value(node ast.Node, inElem bool) *nnode {
+	switch n := node.(type) {
+	case *ast.StringNode:
+		return &nnode{kind: nConst, lit: AppendString(nil, n.Value)}
+	case *ast.IntegerNode:
+		return &nnode{kind: nConst, lit: strconv.AppendInt(nil, int64(n.Value), 10)}
+	case *ast.FloatNode:
+		b, err := AppendFloat(nil, n.Value)
+		if err != nil {
+			return nil
+		}
+		return &nnode{kind: nConst, lit: b}
+	case *ast.BoolNode:
+		return &nnode{kind: nConst, lit: strconv.AppendBool(nil, n.Value)}
+	case *ast.NilNode:
+		return &nnode{kind: nConst, lit: []byte("null")}
+	case *ast.UnaryNode:
+		if n.Operator != "-" {
+			return nil
+		}
+		switch k := n.Node.(type) {
+		case *ast.IntegerNode:
+			return &nnode{kind: nConst, lit: strconv.AppendInt(nil, -int64(k.Value), 10)}
+		case *ast.FloatNode:
+			if b, err := AppendFloat(nil, -k.Value); err == nil {
+				return &nnode{kind: nConst, lit: b}
+			}
+		}
+		return nil
+	case *ast.PointerNode, *ast.MemberNode, *ast.IdentifierNode:
+		return c.path(node, inElem)
+	case *ast.MapNode:
+		return c.object(n, inElem)
+	case *ast.CallNode:
+		id, ok := n.Callee.(*ast.IdentifierNode)
+		if !ok || id.Value != "pick" || len(n.Arguments) < 2 {
+			return nil
+		}
+		src := c.path(n.Arguments[0], inElem)
+		if src == nil {
+			return nil
+		}
+		t := &pickTree{}
+		for _, a := range n.Arguments[1:] {
+			s, ok := a.(*ast.StringNode)
+			if !ok {
+				return nil
+			}
+			t.add(strings.Split(s.Value, "."))
+		}
+		return &nnode{kind: nPick, kids: []*nnode{src}, pick: t}
+	case *ast.BuiltinNode:
+		return c.builtin(n, inElem)
+	}
+	return nil
+}
+
+// path compiles name.a.b (a call's answer) or .a.b / # (the element).
+func (c nativeCompiler) path(node ast.Node, inElem bool) *nnode {
+	var rev []string
+	for {
+		switch n := node.(type) {
+		case *ast.IdentifierNode:
+			if inElem || strings.HasPrefix(n.Value, "$") {
+				return nil
+			}
+			return &nnode{kind: nRoot, name: n.Value, path: reversed(rev)}
+		case *ast.PointerNode:
+			if !inElem || n.Name != "" {
+				return nil // #index, #acc
+			}
+			return &nnode{kind: nField, path: reversed(rev)}
+		case *ast.MemberNode:
+			s, ok := n.Property.(*ast.StringNode)
+			if !ok || n.Optional || n.Method {
+				return nil
+			}
+			rev = append(rev, s.Value)
+			node = n.Node
+		default:
+			return nil
+		}
+	}
+}
+
+func reversed(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[len(s)-1-i] = v
+	}
+	return out
+}
+
+func (c nativeCompiler) object(n *ast.MapNode, inElem bool) *nnode {
+	type member struct {
+		key string
+		val *nnode
+	}
+	ms := make([]member, 0, len(n.Pairs))
+	for _, p := range n.Pairs {
+		pair, ok := p.(*ast.PairNode)
+		if !ok {
+			return nil
+		}
+		k, ok := pair.Key.(*ast.StringNode)
+		if !ok {
+			return nil
+		}
+		v := c.value(pair.Value, inElem)
+		if v == nil {
+			return nil
+		}
+		for _, m := range ms {
+			if m.key == k.Value {
+				return nil // the last would win, the first still be evaluated
+			}
+		}
+		ms = append(ms, member{k.Value, v})
+	}
+	slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	out := &nnode{kind: nObject}
+	for _, m := range ms {
+		lit := AppendString(nil, m.key)
+		out.keyLits = append(out.keyLits, append(lit, ':'))
+		out.kids = append(out.kids, m.val)
+	}
+	return out
+}
+
+func (c nativeCompiler) builtin(n *ast.BuiltinNode, inElem bool) *nnode {
+	if n.Map != nil || n.Threshold != nil || len(n.Arguments) == 0 {
+		return nil // set by the optimizer only
+	}
+	list := c.list(n.Arguments[0], inElem)
+	if list == nil {
+		return nil
+	}
+	pred := func() *ast.PredicateNode {
+		if len(n.Arguments) != 2 {
+			return nil
+		}
+		p, _ := n.Arguments[1].(*ast.PredicateNode)
+		return p
+	}
+	switch n.Name {
+	case "map":
+		p := pred()
+		if p == nil {
+			return nil
+		}
+		body := c.value(p.Node, true)
+		if body == nil {
+			return nil
+		}
+		return &nnode{kind: nMap, list: list, kids: []*nnode{body}}
+	case "filter", "count":
+		p := pred()
+		if p == nil {
+			return nil
+		}
+		cond := c.cond(p.Node)
+		if cond == nil {
+			return nil
+		}
+		k := nFilter
+		if n.Name == "count" {
+			k = nCount
+		}
+		return &nnode{kind: k, list: list, cond: cond}
+	case "sum":
+		switch len(n.Arguments) {
+		case 1:
+			return &nnode{kind: nSum, list: list, kids: []*nnode{nil}}
+		case 2:
+			p := pred()
+			if p == nil {
+				return nil
+			}
+			f := c.path(p.Node, true)
+			if f == nil {
+				return nil
+			}
+			return &nnode{kind: nSum, list: list, kids: []*nnode{f}}
+		}
+	case "len", "first", "last":
+		if len(n.Arguments) != 1 {
+			return nil
+		}
+		if n.Name == "last" && list.kind == nFilter {
+			// expr 1.17.8 fuses this into a findLast that fails inside a
+			// map literal ({'x': last(filter(xs, p))}: "interface
+			// conversion"): expr answers it, as it does, in every case.
+			return nil
+		}
+		k := map[string]nkind{"len": nLen, "first": nFirst, "last": nLast}[n.Name]
+		return &nnode{kind: k, list: list}
+	}
+	return nil
+}
+
+// list compiles a node that gives a list: a path, or a filter of one.
+func (c nativeCompiler) list(node ast.Node, inElem bool) *nnode {
+	if b, ok := node.(*ast.BuiltinNode); ok {
+		if b.Name != "filter" {
+			return nil
+		}
+		return c.builtin(b, inElem)
+	}
+	return c.path(node, inElem)
+}
+
+var flipped = map[string]string{"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+func (c nativeCompiler) cond(node ast.Node) *ncond {
+	switch n := node.(type) {
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "&&", "and", "||", "or":
+			a, b := c.cond(n.Left), c.cond(n.Right)
+			if a == nil || b == nil {
+				return nil
+			}
+			op := "&&"
+			if n.Operator == "||" || n.Operator == "or" {
+				op = "||"
+			}
+			return &ncond{op: op, a: a, b: b}
+		}
+		op, ok := flipped[n.Operator]
+		if !ok {
+			return nil
+		}
+		if f := c.path(n.Left, true); f != nil {
+			if k, ok := constant(n.Right); ok {
+				return &ncond{op: n.Operator, field: f, c: k}
+			}
+		}
+		if f := c.path(n.Right, true); f != nil {
+			if k, ok := constant(n.Left); ok {
+				return &ncond{op: op, field: f, c: k}
+			}
+		}
+		return nil
+	case *ast.UnaryNode:
+		if n.Operator != "!" && n.Operator != "not" {
+			return nil
+		}
+		a := c.cond(n.Node)
+		if a == nil {
+			return nil
+		}
+		return &ncond{op: "!", a: a}
+	case *ast.BoolNode:
+		return &ncond{op: "const", c: nconst{kind: 'b', b: n.Value}}
+	}
+	if f := c.path(node, true); f != nil {
+		return &ncond{op: "bool", field: f}
+	}
+	return nil
+}
+
+func constant(node ast.Node) (nconst, bool) {
+	switch n := node.(type) {
+	case *ast.IntegerNode:
+		return nconst{kind: 'n', num: float64(n.Value)}, float64(int(float64(n.Value))) == float64(n.Value) && math.Abs(float64(n.Value)) < 1<<53
+	case *ast.FloatNode:
+		return nconst{kind: 'n', num: n.Value}, true
+	case *ast.StringNode:
+		return nconst{kind: 's', str: n.Value}, true
+	case *ast.BoolNode:
+		return nconst{kind: 'b', b: n.Value}, true
+	case *ast.NilNode:
+		return nconst{kind: 'z'}, true
+	case *ast.UnaryNode:
+		if n.Operator == "-" {
+			if k, ok := constant(n.Node); ok && k.kind == 'n' {
+				k.num = -k.num
+				return k, true
+			}
+		}
+	}
+	return nconst{}, false
+}
+
+func (t *pickTree) add(p []string) {
+	i, found := slices.BinarySearch(t.keys, p[0])
+	if !found {
+		t.keys = slices.Insert(t.keys, i, p[0])
+		lit := append(AppendString(nil, p[0]), ':')
+		t.lits = slices.Insert(t.lits, i, lit)
+		t.whole = slices.Insert(t.whole, i, false)
+		t.subs = slices.Insert(t.subs, i, nil)
+	}
+	switch {
+	case t.whole[i]:
+	case len(p) == 1:
+		t.whole[i], t.subs[i] = true, nil // taken whole, whatever else is picked under it
+	default:
+		if t.subs[i] == nil {
+			t.subs[i] = &pickTree{}
+		}
+		t.subs[i].add(p[1:])
+	}
+}
+
+// Roots gives the answers a native expression reads: the JSON bytes of
+// call name's answer (compact, as ScanJSON and Compact leave it), or !ok
+// when the answer is anything else (skipped, failed, text, a list of
+// answers): the expression is then evaluated.
+type Roots interface {
+	RawRoot(name string) (raw []byte, ok bool)
+}
+
+// nativeBudget is how many elements of lists and members of objects a
+// native evaluation may make before it leaves the expression to expr:
+// half of expr's budget, so what Append writes expr would not refuse.
+const nativeBudget = MemoryBudget / 2
+
+type nstate struct {
+	roots Roots
+	units int
+}
+
+// Append appends the expression's JSON to dst; ok is false, with dst as it
+// was, when the expression must be evaluated instead.
+func (n *Native) Append(dst []byte, roots Roots) (out []byte, ok bool) {
+	mark := len(dst)
+	defer func() {
+		if r := recover(); r != nil { // a case this code missed: expr decides
+			out, ok = dst[:mark], false
+		}
+	}()
+	st := nstate{roots: roots}
+	out, ok = st.emit(dst, n.root, nil)
+	if !ok {
+		return dst[:mark], false
+	}
+	return out, true
+}
+
+// resolve gives the raw value of a path node (nil for a missing member,
+// whose value is null); ok is false where expr would fail: a member of
+// something that is not an object, or of a missing member.
+func (st *nstate) resolve(n *nnode, elem []byte) ([]byte, bool) {
+	var raw []byte
+	if n.kind == nRoot {
+		var ok bool
+		if raw, ok = st.roots.RawRoot(n.name); !ok || len(raw) == 0 {
+			return nil, false
+		}
+	} else {
+		raw = elem
+	}
+	for i, k := range n.path {
+		if len(raw) == 0 || raw[0] != '{' {
+			return nil, false
+		}
+		v, found := member(raw, k)
+		if !found {
+			return nil, i == len(n.path)-1
+		}
+		raw = v
+	}
+	if raw == nil {
+		return nil, false
+	}
+	return raw, true
+}
+
+// member finds key in a compact object; with several members of one name
+// the last counts, as in decoding.
+func member(obj []byte, key string) (raw []byte, found bool) {
+	i := 1
+	for i < len(obj) && obj[i] != '}' {
+		kEnd, eq := keyIs(obj, i, key)
+		if kEnd < 0 || kEnd >= len(obj) || obj[kEnd] != ':' {
+			panic("native: malformed object")
+		}
+		v := kEnd + 1
+		end := skipValue(obj, v)
+		if end < 0 {
+			panic("native: malformed value")
+		}
+		if eq {
+			raw, found = obj[v:end], true
+		}
+		i = end
+		if i < len(obj) && obj[i] == ',' {
+			i++
+		}
+	}
+	return raw, found
+}
+
+// keyIs reports whether the string at b[i] is key, and returns the index
+// past it; escaped keys are decoded to compare.
+func keyIs(b []byte, i int, key string) (int, bool) {
+	start := i + 1
+	j := plainEnd(b, start)
+	if j < len(b) && b[j] == '"' {
+		return j + 1, string(b[start:j]) == key
+	}
+	s, end, ok := unquote(b, i)
+	if !ok {
+		return -1, false
+	}
+	return end, s == key
+}
+
+// each calls f with each element of a list node; ok is false where expr
+// would fail or the budget is spent.
+func (st *nstate) each(n *nnode, elem []byte, f func(e []byte) bool) bool {
+	if n.kind == nFilter {
+		return st.each(n.list, elem, func(e []byte) bool {
+			keep, ok := st.test(n.cond, e)
+			switch {
+			case !ok:
+				return false
+			case !keep:
+				return true
+			}
+			return st.spend(1) && f(e) // filter makes a list of what it keeps
+		})
+	}
+	raw, ok := st.resolve(n, elem)
+	if !ok || len(raw) == 0 || raw[0] != '[' {
+		return false
+	}
+	for i := 1; i < len(raw) && raw[i] != ']'; {
+		end := skipValue(raw, i)
+		if end < 0 {
+			panic("native: malformed list")
+		}
+		if !f(raw[i:end]) {
+			return false
+		}
+		i = end
+		if i < len(raw) && raw[i] == ',' {
+			i++
+		}
+	}
+	return true
+}
+
+func (st *nstate) spend(n int) bool {
+	st.units += n
+	return st.units < nativeBudget
+}
+
+func (st *nstate) emit(dst []byte, n *nnode, elem []byte) ([]byte, bool) {
+	switch n.kind {
+	case nConst:
+		return append(dst, n.lit...), true
+	case nRoot, nField:
+		raw, ok := st.resolve(n, elem)
+		if !ok {
+			return dst, false
+		}
+		return appendCanonical(dst, raw)
+	case nObject:
+		if !st.spend(len(n.kids)) {
+			return dst, false
+		}
+		dst = append(dst, '{')
+		for i, k := range n.kids {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, n.keyLits[i]...)
+			var ok bool
+			if dst, ok = st.emit(dst, k, elem); !ok {
+				return dst, false
+			}
+		}
+		return append(dst, '}'), true
+	case nMap, nFilter:
+		dst = append(dst, '[')
+		count := 0
+		ok := st.each(n.list, elem, func(e []byte) bool {
+			if n.kind == nFilter {
+				keep, ok := st.test(n.cond, e)
+				if !ok {
+					return false
+				}
+				if !keep {
+					return true
+				}
+			}
+			if count > 0 {
+				dst = append(dst, ',')
+			}
+			count++
+			if !st.spend(1) {
+				return false
+			}
+			var ok bool
+			if n.kind == nFilter {
+				dst, ok = appendCanonical(dst, e)
+			} else {
+				dst, ok = st.emit(dst, n.kids[0], e)
+			}
+			return ok
+		})
+		if !ok {
+			return dst, false
+		}
+		return append(dst, ']'), true
+	case nLen, nCount:
+		count := 0
+		ok := st.each(n.list, elem, func(e []byte) bool {
+			if n.kind == nCount {
+				keep, ok := st.test(n.cond, e)
+				if !ok {
+					return false
+				}
+				if !keep {
+					return true
+				}
+			}
+			count++
+			return true
+		})
+		if !ok {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, int64(count), 10), true
+	case nSum:
+		sum, any := 0.0, false
+		ok := st.each(n.list, elem, func(e []byte) bool {
+			v := e
+			if f := n.kids[0]; f != nil {
+				var ok bool
+				if v, ok = st.resolve(f, e); !ok {
+					return false
+				}
+			}
+			x, ok := number(v)
+			if !ok {
+				return false // not a number: expr's Add fails
+			}
+			sum, any = x+sum, true
+			return true
+		})
+		switch {
+		case !ok:
+			return dst, false
+		case !any:
+			return append(dst, '0'), true // the int 0 sum starts from
+		}
+		out, err := AppendFloat(dst, sum)
+		return out, err == nil
+	case nFirst, nLast:
+		list := n.list
+		if list.kind != nFilter {
+			raw, ok := st.resolve(list, elem)
+			switch {
+			case !ok:
+				return dst, false
+			case raw == nil || string(raw) == "null":
+				return append(dst, "null"...), true // first(nil) is nil
+			}
+		}
+		var got []byte
+		ok := st.each(list, elem, func(e []byte) bool {
+			if got == nil || n.kind == nLast {
+				got = e
+			}
+			return true // a filter is run to its end, as expr makes its list first
+		})
+		if !ok {
+			return dst, false
+		}
+		if got == nil {
+			return append(dst, "null"...), true
+		}
+		return appendCanonical(dst, got)
+	case nPick:
+		raw, ok := st.resolve(n.kids[0], elem)
+		switch {
+		case !ok:
+			return dst, false
+		case raw == nil || string(raw) == "null":
+			return append(dst, "null"...), true
+		case raw[0] != '{':
+			return dst, false // pick of a non-object fails
+		}
+		out, _, ok := st.pickInto(dst, raw, n.pick)
+		return out, ok
+	}
+	return dst, false
+}
+
+// pickInto writes the picked members of obj as an object; wrote is the
+// number of members written.
+func (st *nstate) pickInto(dst, obj []byte, t *pickTree) (out []byte, wrote int, ok bool) {
+	if !st.spend(len(t.keys)) {
+		return dst, 0, false
+	}
+	dst = append(dst, '{')
+	for i, k := range t.keys {
+		v, found := member(obj, k)
+		if !found {
+			continue
+		}
+		mark := len(dst)
+		if wrote > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, t.lits[i]...)
+		if t.whole[i] {
+			if dst, ok = appendCanonical(dst, v); !ok {
+				return dst, 0, false
+			}
+			wrote++
+			continue
+		}
+		if v[0] != '{' {
+			dst = dst[:mark] // not an object: nothing under it is picked
+			continue
+		}
+		var n int
+		if dst, n, ok = st.pickInto(dst, v, t.subs[i]); !ok {
+			return dst, 0, false
+		}
+		if n == 0 {
+			dst = dst[:mark] // nothing picked under it: left out
+			continue
+		}
+		wrote++
+	}
+	return append(dst, '}'), wrote, true
+}
+
+// test evaluates a predicate on element e; ok is false where expr fails.
+func (st *nstate) test(c *ncond, e []byte) (bool, bool) {
+	switch c.op {
+	case "&&", "||":
+		a, ok := st.test(c.a, e)
+		if !ok {
+			return false, false
+		}
+		if a == (c.op == "||") {
+			return a, true // short-circuit, as expr does
+		}
+		return st.test(c.b, e)
+	case "!":
+		a, ok := st.test(c.a, e)
+		return !a, ok
+	case "const":
+		return c.c.b, true
+	}
+	v, ok := st.resolve(c.field, e)
+	if !ok {
+		return false, false
+	}
+	if c.op == "bool" {
+		switch string(v) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+		return false, false // a predicate that is not a boolean fails
+	}
+	if c.op == "==" || c.op == "!=" {
+		eq, ok := equal(v, c.c)
+		return eq == (c.op == "=="), ok
+	}
+	var cmp int
+	switch {
+	case c.c.kind == 'n' && len(v) > 0 && isNumberByte(v[0]):
+		x, ok := number(v)
+		if !ok {
+			return false, false
+		}
+		switch {
+		case x < c.c.num:
+			cmp = -1
+		case x > c.c.num:
+			cmp = 1
+		}
+	case c.c.kind == 's' && len(v) > 0 && v[0] == '"':
+		s, ok := stringValue(v)
+		if !ok {
+			return false, false
+		}
+		cmp = strings.Compare(s, c.c.str)
+	default:
+		return false, false // expr cannot order these
+	}
+	switch c.op {
+	case "<":
+		return cmp < 0, true
+	case "<=":
+		return cmp <= 0, true
+	case ">":
+		return cmp > 0, true
+	case ">=":
+		return cmp >= 0, true
+	}
+	return false, false
+}
+
+// equal is expr's == of a decoded value and a constant: numbers by value,
+// strings and booleans of the same type, nil only to null; any other pair
+// is unequal.
+func equal(v []byte, c nconst) (bool, bool) {
+	null := v == nil || string(v) == "null"
+	switch c.kind {
+	case 'z':
+		return null, true
+	case 'n':
+		if null || !isNumberByte(v[0]) {
+			return false, true
+		}
+		x, ok := number(v)
+		return x == c.num, ok
+	case 's':
+		if null || v[0] != '"' {
+			return false, true
+		}
+		s, ok := stringValue(v)
+		return s == c.str, ok
+	case 'b':
+		switch string(v) {
+		case "true":
+			return c.b, true
+		case "false":
+			return !c.b, true
+		}
+		return false, true
+	}
+	return false, false
+}
+
+func isNumberByte(c byte) bool { return c == '-' || '0' <= c && c <= '9' }
+
+// number parses a JSON number as decoding does; ok is false for what
+// decoding refuses (out of float64's range) and for anything not a number.
+func number(v []byte) (float64, bool) {
+	if len(v) == 0 || !isNumberByte(v[0]) {
+		return 0, false
+	}
+	if len(v) <= 15 {
+		neg := v[0] == '-'
+		digits := v
+		if neg {
+			digits = v[1:]
+		}
+		n, simple := int64(0), len(digits) > 0
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				simple = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if simple {
+			if neg {
+				if n == 0 {
+					return math.Copysign(0, -1), true
+				}
+				n = -n
+			}
+			return float64(n), true
+		}
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil && (math.IsInf(f, 0) || f != 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+func stringValue(v []byte) (string, bool) {
+	s, end, ok := unquote(v, 0)
+	return s, ok && end == len(v)
+}
+
+// appendCanonical writes a raw value as the encoder writes its decoded
+// value: objects and lists as the backend sent them (the encoder splices
+// them from the spans), numbers as spelled, strings re-encoded.
+func appendCanonical(dst, raw []byte) ([]byte, bool) {
+	if raw == nil {
+		return append(dst, "null"...), true
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		plain := true
+		for _, b := range raw[1 : len(raw)-1] {
+			if !strPlain[b] || b >= 0x80 || b == '<' || b == '>' || b == '&' {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return append(dst, raw...), true
+		}
+		s, ok := stringValue(raw)
+		if !ok {
+			return dst, false
+		}
+		return AppendString(dst, s), true
+	case isNumberByte(c):
+		if len(raw) > 15 || slices.ContainsFunc(raw, func(b byte) bool { return b == 'e' || b == 'E' }) {
+			if _, ok := number(raw); !ok {
+				return dst, false // decoding refuses it
+			}
+		}
+		return append(dst, raw...), true
+	}
+	return append(dst, raw...), true
+}
