@@ -54,7 +54,12 @@ type nnode struct {
 	name    string
 	path    []string
 	keyLits [][]byte // `"key":` of each member of an object literal
-	kids    []*nnode
+	// An object literal over the element reads the first keys of its
+	// members' paths (slotKeys) in one pass over the element; slot is
+	// 1 + the index there of a member's first key, 0 for none.
+	slotKeys []string
+	slot     int
+	kids     []*nnode
 	list    *nnode
 	cond    *ncond
 	pick    *pickTree
@@ -226,6 +231,14 @@ func (c nativeCompiler) object(n *ast.MapNode, inElem bool) *nnode {
 		lit := AppendString(nil, m.key)
 		out.keyLits = append(out.keyLits, append(lit, ':'))
 		out.kids = append(out.kids, m.val)
+		if v := m.val; v.kind == nField && len(v.path) > 0 {
+			i := slices.Index(out.slotKeys, v.path[0])
+			if i < 0 && len(out.slotKeys) < maxSlots {
+				i = len(out.slotKeys)
+				out.slotKeys = append(out.slotKeys, v.path[0])
+			}
+			v.slot = i + 1
+		}
 	}
 	return out
 }
@@ -454,20 +467,68 @@ func (st *nstate) resolve(n *nnode, elem []byte) ([]byte, bool) {
 	} else {
 		raw = elem
 	}
-	for i, k := range n.path {
+	if raw == nil {
+		return nil, false
+	}
+	return walk(raw, n.path)
+}
+
+// walk follows path from raw (not nil); a missing last key gives nil.
+func walk(raw []byte, path []string) ([]byte, bool) {
+	for i, k := range path {
 		if len(raw) == 0 || raw[0] != '{' {
 			return nil, false
 		}
 		v, found := member(raw, k)
 		if !found {
-			return nil, i == len(n.path)-1
+			return nil, i == len(path)-1
 		}
 		raw = v
 	}
-	if raw == nil {
-		return nil, false
-	}
 	return raw, true
+}
+
+// maxSlots is the most keys of an element an object literal reads in one
+// pass; members past it are looked up one by one.
+const maxSlots = 16
+
+// members sets vals[i] to the value of keys[i] in a compact object (nil
+// when missing; the last of several members of one name counts), reading
+// the object once.
+func members(obj []byte, keys []string, vals [][]byte) {
+	i := 1
+	for i < len(obj) && obj[i] != '}' {
+		start := i + 1
+		j := plainEnd(obj, start)
+		var key string
+		var kEnd int
+		var plain bool
+		if j < len(obj) && obj[j] == '"' {
+			kEnd, plain = j+1, true
+		} else {
+			var ok bool
+			if key, kEnd, ok = unquote(obj, i); !ok {
+				panic("native: malformed key")
+			}
+		}
+		if kEnd >= len(obj) || obj[kEnd] != ':' {
+			panic("native: malformed object")
+		}
+		v := kEnd + 1
+		end := skipValue(obj, v)
+		if end < 0 {
+			panic("native: malformed value")
+		}
+		for n, k := range keys {
+			if plain && string(obj[start:j]) == k || !plain && key == k {
+				vals[n] = obj[v:end]
+			}
+		}
+		i = end
+		if i < len(obj) && obj[i] == ',' {
+			i++
+		}
+	}
 }
 
 // member finds key in a compact object; with several members of one name
@@ -564,6 +625,13 @@ func (st *nstate) emit(dst []byte, n *nnode, elem []byte) ([]byte, bool) {
 		if !st.spend(len(n.kids)) {
 			return dst, false
 		}
+		var vals [maxSlots][]byte
+		if len(n.slotKeys) > 0 {
+			if len(elem) == 0 || elem[0] != '{' {
+				return dst, false // a member of what is not an object: expr fails
+			}
+			members(elem, n.slotKeys, vals[:len(n.slotKeys)])
+		}
 		dst = append(dst, '{')
 		for i, k := range n.kids {
 			if i > 0 {
@@ -571,7 +639,18 @@ func (st *nstate) emit(dst []byte, n *nnode, elem []byte) ([]byte, bool) {
 			}
 			dst = append(dst, n.keyLits[i]...)
 			var ok bool
-			if dst, ok = st.emit(dst, k, elem); !ok {
+			if k.slot > 0 {
+				v := vals[k.slot-1]
+				if v == nil {
+					ok = len(k.path) == 1 // missing: null at the end of the path
+					dst = append(dst, "null"...)
+				} else if v, ok = walk(v, k.path[1:]); ok {
+					dst, ok = appendCanonical(dst, v)
+				}
+			} else {
+				dst, ok = st.emit(dst, k, elem)
+			}
+			if !ok {
 				return dst, false
 			}
 		}
