@@ -60,9 +60,9 @@ type nnode struct {
 	slotKeys []string
 	slot     int
 	kids     []*nnode
-	list    *nnode
-	cond    *ncond
-	pick    *pickTree
+	list     *nnode
+	cond     *ncond
+	pick     *pickTree
 }
 
 // ncond is a predicate: a comparison of an element value with a constant,
