@@ -83,11 +83,7 @@ func (x *exchange) splice(dst []byte, e *expression, enc *transform.Encoder) (ou
 		out, err := x.appendResult(dst, i, enc)
 		return out, true, err
 	}
-	r := &x.results[i]
-	if r.state != stateOK || r.items != nil || r.isText || len(r.body) == 0 {
-		return dst, false, nil
-	}
-	raw, found, ok := transform.Lookup(r.body, e.Path[1:])
+	raw, found, ok := x.results[i].lookup(e.Path[1:])
 	switch {
 	case !ok:
 		return dst, false, nil // not an object on the way: let expr say why

@@ -129,6 +129,16 @@ func (x *exchange) RawRoot(name string) ([]byte, bool) {
 	return r.body, true
 }
 
+// RootMember gives native expressions a top-level member of call name's
+// answer, from the answer's index.
+func (x *exchange) RootMember(name, key string) ([]byte, bool, bool) {
+	i, ok := x.p.callIdx[name]
+	if !ok {
+		return nil, false, false
+	}
+	return x.results[i].member(key)
+}
+
 // lookup is the fast path of a plain path expression: params.id,
 // query.cart, headers["Accept-Language"] and auth.sub are read from the
 // request's maps, and a path into a call's result that ends at a scalar is
@@ -151,11 +161,7 @@ func (x *exchange) lookup(path []string) (any, bool) {
 		if !ok || len(path) < 2 {
 			return nil, false
 		}
-		r := &x.results[i]
-		if r.state != stateOK || r.items != nil || r.isText || len(r.body) == 0 {
-			return nil, false
-		}
-		raw, found, ok := transform.Lookup(r.body, path[1:])
+		raw, found, ok := x.results[i].lookup(path[1:])
 		switch {
 		case !ok:
 			return nil, false

@@ -42,6 +42,44 @@ type result struct {
 	spans   *transform.Spans
 	decoded atomic.Bool // val and spans are set
 	inEnc   bool        // spans added to the response's encoder
+
+	// The members of an object body, indexed once for the lookups of
+	// plain paths and native expressions into it.
+	memOnce sync.Once
+	mems    []transform.Member
+	memsOK  bool
+}
+
+// member looks up a top-level key of a JSON object body through the
+// index, made on first use; ok is false when the body is not an object
+// (or r is not a whole JSON answer).
+func (r *result) member(key string) (raw []byte, found, ok bool) {
+	if r.state != stateOK || r.items != nil || r.isText || len(r.body) == 0 {
+		return nil, false, false
+	}
+	r.memOnce.Do(func() {
+		r.mems, r.memsOK = transform.TopMembers(make([]transform.Member, 0, 16), r.body)
+	})
+	if !r.memsOK {
+		return nil, false, false
+	}
+	raw, found = transform.FindMember(r.mems, key)
+	return raw, found, true
+}
+
+// lookup finds path (object keys, from the top) in a JSON object body, as
+// transform.Lookup does, through the index of its members.
+func (r *result) lookup(path []string) (raw []byte, found, ok bool) {
+	v, found, ok := r.member(path[0])
+	switch {
+	case !ok:
+		return nil, false, false
+	case !found:
+		return nil, false, len(path) == 1
+	case len(path) == 1:
+		return v, true, true
+	}
+	return transform.Lookup(v, path[1:])
 }
 
 // value is the call's result as expressions see it, decoded once on first

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/expr-lang/expr/ast"
 )
@@ -425,6 +426,11 @@ func (t *pickTree) add(p []string) {
 // answers): the expression is then evaluated.
 type Roots interface {
 	RawRoot(name string) (raw []byte, ok bool)
+	// RootMember is the member key of that answer (found false when it
+	// has none); ok is false where RawRoot's is, and when the answer is
+	// not an object. It is what a lookup in RawRoot's bytes would give,
+	// from an index of the answer's members made once.
+	RootMember(name, key string) (raw []byte, found, ok bool)
 }
 
 // nativeBudget is how many elements of lists and members of objects a
@@ -458,14 +464,22 @@ func (n *Native) Append(dst []byte, roots Roots) (out []byte, ok bool) {
 // whose value is null); ok is false where expr would fail: a member of
 // something that is not an object, or of a missing member.
 func (st *nstate) resolve(n *nnode, elem []byte) ([]byte, bool) {
-	var raw []byte
+	raw := elem
 	if n.kind == nRoot {
+		if len(n.path) > 0 {
+			v, found, ok := st.roots.RootMember(n.name, n.path[0])
+			switch {
+			case !ok:
+				return nil, false
+			case !found:
+				return nil, len(n.path) == 1
+			}
+			return walk(v, n.path[1:])
+		}
 		var ok bool
 		if raw, ok = st.roots.RawRoot(n.name); !ok || len(raw) == 0 {
 			return nil, false
 		}
-	} else {
-		raw = elem
 	}
 	if raw == nil {
 		return nil, false
@@ -992,4 +1006,66 @@ func appendCanonical(dst, raw []byte) ([]byte, bool) {
 		return append(dst, raw...), true
 	}
 	return append(dst, raw...), true
+}
+
+// Member is one member of a top-level object: its key, decoded, and the
+// raw bytes of its value.
+type Member struct {
+	Key   string
+	Value []byte
+}
+
+// TopMembers appends the members of doc, a compact object (as ScanJSON and
+// Compact leave a document), to dst in order, reading doc once: an index
+// that lookups of several keys of one answer share. ok is false when doc is
+// not an object. Plain keys point into doc, which must not change while
+// the members are used.
+func TopMembers(dst []Member, doc []byte) (_ []Member, ok bool) {
+	if len(doc) == 0 || doc[0] != '{' {
+		return dst, false
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false // not compact: callers look the slow way
+		}
+	}()
+	i := 1
+	for i < len(doc) && doc[i] != '}' {
+		start := i + 1
+		j := plainEnd(doc, start)
+		var key string
+		var kEnd int
+		if j < len(doc) && doc[j] == '"' {
+			key, kEnd = unsafe.String(unsafe.SliceData(doc[start:]), j-start), j+1
+		} else {
+			var ok bool
+			if key, kEnd, ok = unquote(doc, i); !ok {
+				return dst, false
+			}
+		}
+		if kEnd >= len(doc) || doc[kEnd] != ':' {
+			return dst, false
+		}
+		end := skipValue(doc, kEnd+1)
+		if end < 0 {
+			return dst, false
+		}
+		dst = append(dst, Member{key, doc[kEnd+1 : end]})
+		i = end
+		if i < len(doc) && doc[i] == ',' {
+			i++
+		}
+	}
+	return dst, true
+}
+
+// FindMember is the value of key among ms (the last of several members of
+// one name, as decoding keeps).
+func FindMember(ms []Member, key string) (raw []byte, found bool) {
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].Key == key {
+			return ms[i].Value, true
+		}
+	}
+	return nil, false
 }

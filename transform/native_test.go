@@ -15,6 +15,19 @@ func (d docRoots) RawRoot(name string) ([]byte, bool) {
 	return b, ok
 }
 
+func (d docRoots) RootMember(name, key string) ([]byte, bool, bool) {
+	b, ok := d[name]
+	if !ok {
+		return nil, false, false
+	}
+	ms, ok := TopMembers(nil, b)
+	if !ok {
+		return nil, false, false
+	}
+	v, found := FindMember(ms, key)
+	return v, found, true
+}
+
 // general evaluates p as the engine does without fast paths: each name
 // decoded (only the keys p reads, with spans), expr run, the value written
 // by an encoder over the spans.

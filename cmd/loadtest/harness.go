@@ -23,7 +23,7 @@ import (
 type options struct {
 	duration, warmup, soak, readyTimeout, slowDelay time.Duration
 	conns, slowConns, threads                       int
-	gen, frontdesk, config, cases, jsonOut          string
+	gen, frontdesk, config, cases, jsonOut, profile string
 	keepLogs                                        bool
 }
 
@@ -68,6 +68,8 @@ type harnessState struct {
 	client  *http.Client
 	// every process whose CPU is recorded per run, by name
 	watched []*proc
+	// admin is each gateway process's admin listener (host:port)
+	admin map[*proc]string
 }
 
 func harness(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
@@ -87,6 +89,7 @@ func harness(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	fl.DurationVar(&o.soak, "soak", 0, "after the cases, load case 3 this long (e.g. 60s), sampling the gateway's RSS, and compare its goroutines before and after")
 	fl.DurationVar(&o.readyTimeout, "ready-timeout", 30*time.Second, "how long each started process may take to answer")
 	fl.StringVar(&o.jsonOut, "json", "", "also write every run's measurements to this file")
+	fl.StringVar(&o.profile, "profile", "", "write a CPU profile of the gateway under each case's run to this folder (CASE.pprof, from the admin listener's /debug/pprof/profile)")
 	fl.BoolVar(&o.keepLogs, "keep-logs", false, "keep the started processes' logs (they are kept anyway on failure)")
 	if err := fl.Parse(args); err != nil {
 		return exitCode(2)
@@ -240,6 +243,7 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 	if err != nil {
 		return err
 	}
+	h.admin = map[*proc]string{gw: adminAddr}
 	// Case 9's gateway: the same cases with the access log on (to a file,
 	// as the harness keeps every process's log), so case 2 on the first
 	// gateway is the same checkout with the edge off.
@@ -247,9 +251,11 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 	gwEdgeURL := ""
 	if cases[9] || cases[10] {
 		edgeConfig := filepath.Join(filepath.Dir(o.config), "gateway-edge.json")
-		if gwEdge, gwEdgeURL, _, err = h.startGateway(ctx, "gateway-edge", env, fd, edgeConfig); err != nil {
+		var edgeAdmin string
+		if gwEdge, gwEdgeURL, edgeAdmin, err = h.startGateway(ctx, "gateway-edge", env, fd, edgeConfig); err != nil {
 			return err
 		}
+		h.admin[gwEdge] = edgeAdmin
 	}
 	adminURL := "http://" + adminAddr
 	fl, err := h.ps.start("floor", nil, h.self, "floor", "-addr", "127.0.0.1:0",
@@ -459,9 +465,13 @@ func (h *harnessState) measure(ctx context.Context, t target) (runResult, error)
 	if err != nil {
 		return runResult{}, err
 	}
+	profiled := h.profile(ctx, t)
 	res, genCPU, err := h.load(ctx, t.url, t.conns, h.o.duration, t.header)
 	if err != nil {
 		return runResult{}, err
+	}
+	if err := <-profiled; err != nil {
+		fmt.Fprintf(h.log, "loadtest: %s: no profile: %v\n", t.label, err)
 	}
 	after, err := h.snapshot()
 	if err != nil {
@@ -478,6 +488,44 @@ func (h *harnessState) measure(ctx context.Context, t target) (runResult, error)
 		r.RSSKB = kb
 	}
 	return r, nil
+}
+
+// profile, with -profile, fetches a CPU profile of t's gateway over most
+// of the run about to start and writes it to the folder as KEY.pprof; the
+// channel gives its outcome once the profile is written (at once when
+// there is nothing to profile). Sampling costs the gateway about 1%.
+func (h *harnessState) profile(ctx context.Context, t target) <-chan error {
+	done := make(chan error, 1)
+	admin, ok := h.admin[t.owner]
+	if h.o.profile == "" || !ok {
+		done <- nil
+		return done
+	}
+	secs := max(1, int((h.o.duration - 500*time.Millisecond).Seconds()))
+	go func() {
+		done <- func() error {
+			pctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+30*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(pctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, secs), nil)
+			resp, err := (&http.Client{Transport: h.client.Transport}).Do(req) // bounded by pctx, not the 5 s of h.client
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("admin answered %s", resp.Status)
+			}
+			b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(h.o.profile, 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(h.o.profile, t.key+".pprof"), b, 0o644)
+		}()
+	}()
+	return done
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
