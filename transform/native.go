@@ -757,13 +757,16 @@ func (st *nstate) emit(dst []byte, n *nnode, elem []byte) ([]byte, bool) {
 			}
 		}
 		var got []byte
+		stop := n.kind == nFirst && list.kind != nFilter
 		ok := st.each(list, elem, func(e []byte) bool {
 			if got == nil || n.kind == nLast {
 				got = e
 			}
-			return true // a filter is run to its end, as expr makes its list first
+			// A filter is run to its end, as expr makes its list first;
+			// the first of a plain list needs no more of it.
+			return !stop
 		})
-		if !ok {
+		if !ok && !(stop && got != nil) {
 			return dst, false
 		}
 		if got == nil {
