@@ -1,7 +1,9 @@
 package transform
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -484,5 +486,52 @@ func BenchmarkNative(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoadTestTemplateIsNative: every expression of the load test's
+// template case (case 3) runs without expr, natively or as a plain path,
+// so a change that loses a shape shows here, not as a slower load run.
+func TestLoadTestTemplateIsNative(t *testing.T) {
+	b, err := os.ReadFile("../testdata/loadtest/cases/3_checkout_template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Calls    map[string]any `json:"calls"`
+		Response struct {
+			Body any `json:"body"`
+		} `json:"response"`
+	}
+	if err := json.Unmarshal(b, &spec); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for n := range spec.Calls {
+		names = append(names, n)
+	}
+	scope := NewScope(names).With(names...)
+	var walk func(v any)
+	count := 0
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		case string:
+			count++
+			p, err := Compile(v, scope)
+			if err != nil {
+				t.Fatalf("%s: %v", v, err)
+			}
+			if p.Path == nil && p.Native == nil {
+				t.Errorf("%s runs on expr", v)
+			}
+		}
+	}
+	walk(spec.Response.Body)
+	if count < 6 {
+		t.Fatalf("found %d expressions in the template", count)
 	}
 }
