@@ -3,8 +3,8 @@ package transform
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 )
