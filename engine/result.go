@@ -42,6 +42,10 @@ type result struct {
 	spans   *transform.Spans
 	decoded atomic.Bool // val and spans are set
 	inEnc   bool        // spans added to the response's encoder
+
+	// pending counts the calls this one reads that are not done yet: it
+	// is ready at zero (the scheduler's counter, schedule.go).
+	pending atomic.Int32
 }
 
 // value is the call's result as expressions see it, decoded once on first
