@@ -94,8 +94,7 @@ func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		err = x.respond(w, start)
-		var de *deliveryError
-		if errors.As(err, &de) {
+		if de, ok := errors.AsType[*deliveryError](err); ok {
 			// The answer was composed but not taken: the headers are out,
 			// so there is nothing left to tell the client.
 			x.logError(fmt.Errorf("%w: writing the answer: %v", pipeline.ErrClientClosed, de.err))
