@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"testing/fstest"
 )
@@ -35,7 +34,7 @@ func TestRequestBuilding(t *testing.T) {
 	r.Header.Set("Accept-Language", "fr")
 	r.Header.Set("X-Request-Id", "rid")
 	r.SetPathValue("id", "a/b")
-	x := &exchange{p: p, r: r, results: make([]result, len(p.Calls)), pending: make([]atomic.Int32, len(p.Calls))}
+	x := &exchange{p: p, r: r, results: make([]result, len(p.Calls))}
 	if err := x.prepare(); err != nil {
 		t.Fatal(err)
 	}

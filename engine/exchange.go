@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,8 +24,14 @@ type exchange struct {
 	r       *http.Request
 	w       http.ResponseWriter
 	results []result
-	pending []atomic.Int32
 	calls   atomic.Int64 // backend requests left
+
+	// The call graph's run (schedule.go): its goroutines, its first
+	// error, and the cancel of the endpoint's context that ends the rest.
+	wg      sync.WaitGroup
+	errOnce sync.Once
+	err     error
+	cancel  context.CancelFunc
 
 	params  map[string]any
 	query   map[string]any
@@ -55,7 +62,7 @@ type exchange struct {
 // ServeHTTP runs the plan for one request.
 func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	x := &exchange{p: p, r: r, w: w, results: make([]result, len(p.Calls)), pending: make([]atomic.Int32, len(p.Calls))}
+	x := &exchange{p: p, r: r, w: w, results: make([]result, len(p.Calls))}
 	x.calls.Store(int64(p.limits.MaxCallsPerRequest))
 	if p.limits.MaxDecoded > 0 {
 		x.budget = transform.NewBudget(p.limits.MaxDecoded, p.rt.decoded)
@@ -68,7 +75,7 @@ func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		x.ran = true
 		ctx, cancel := context.WithTimeout(r.Context(), p.Timeout)
-		err = x.run(ctx)
+		err = x.run(ctx, cancel)
 		if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
 			err = pipeline.ErrEndpointTimeout
 		}
@@ -87,8 +94,7 @@ func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		err = x.respond(w, start)
-		var de *deliveryError
-		if errors.As(err, &de) {
+		if de, ok := errors.AsType[*deliveryError](err); ok {
 			// The answer was composed but not taken: the headers are out,
 			// so there is nothing left to tell the client.
 			x.logError(fmt.Errorf("%w: writing the answer: %v", pipeline.ErrClientClosed, de.err))

@@ -48,6 +48,10 @@ type result struct {
 	memOnce sync.Once
 	mems    []transform.Member
 	memsOK  bool
+
+	// pending counts the calls this one reads that are not done yet: it
+	// is ready at zero (the scheduler's counter, schedule.go).
+	pending atomic.Int32
 }
 
 // member looks up a top-level key of a JSON object body through the

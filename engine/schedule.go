@@ -13,53 +13,75 @@ import (
 )
 
 // run executes the call graph: every call starts as soon as the calls it
-// reads are done. A required failure cancels the rest.
-func (x *exchange) run(ctx context.Context) error {
+// reads are done. A required failure cancels the rest, through cancel (the
+// one of ctx, the endpoint's deadline), and is what run returns.
+//
+// A goroutine that has finished a call goes on with one of the calls that
+// became ready, starting goroutines only for the others, and the
+// requesting goroutine runs a root call itself rather than wait idle: a
+// chain of calls runs on one goroutine, and one call on the request's.
+func (x *exchange) run(ctx context.Context, cancel context.CancelFunc) error {
 	if len(x.p.Calls) == 0 {
 		return nil
 	}
-	if len(x.p.Calls) == 1 {
-		// One call: nothing to overlap, so no goroutine and no group.
-		return x.runOne(ctx)
-	}
 	for i, c := range x.p.Calls {
-		x.pending[i].Store(int32(len(c.deps)))
+		x.results[i].pending.Store(int32(len(c.deps)))
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, i := range x.p.roots {
-		x.start(gctx, g, i)
+	x.cancel = cancel
+	roots := x.p.roots
+	for _, i := range roots[:len(roots)-1] {
+		x.spawn(ctx, i)
 	}
-	return g.Wait()
+	x.work(ctx, roots[len(roots)-1])
+	x.wg.Wait()
+	return x.err
 }
 
-// runOne runs a plan's only call on the request's goroutine, with the same
-// panic handling as a call goroutine.
-func (x *exchange) runOne(ctx context.Context) (err error) {
+// spawn runs call i, and what it makes ready, on a goroutine of its own.
+func (x *exchange) spawn(ctx context.Context, i int) {
+	x.wg.Add(1)
+	go func() {
+		defer x.wg.Done()
+		x.work(ctx, i)
+	}()
+}
+
+// work runs call i, then, as long as the call it ran made some ready, one
+// of them, spawning the rest; a call's failure ends it (its dependents
+// never run) and cancels the request's other calls. Every finished call
+// starts its dependents, even once another has failed: they see the
+// canceled context.
+func (x *exchange) work(ctx context.Context, i int) {
+	for i >= 0 {
+		if err := x.runGuarded(ctx, i); err != nil {
+			x.errOnce.Do(func() {
+				x.err = err
+				x.cancel()
+			})
+			return
+		}
+		next := -1
+		for _, j := range x.p.Calls[i].dependents {
+			if x.results[j].pending.Add(-1) == 0 {
+				if next >= 0 {
+					x.spawn(ctx, next)
+				}
+				next = j
+			}
+		}
+		i = next
+	}
+}
+
+// runGuarded is runCall with a panic turned into the call's error, on
+// whichever goroutine it runs.
+func (x *exchange) runGuarded(ctx context.Context, i int) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = x.recovered(x.p.Calls[0].Name, v)
+			err = x.recovered(x.p.Calls[i].Name, v)
 		}
 	}()
-	return x.runCall(ctx, 0)
-}
-
-func (x *exchange) start(ctx context.Context, g *errgroup.Group, i int) {
-	g.Go(func() (err error) {
-		defer func() {
-			if v := recover(); v != nil {
-				err = x.recovered(x.p.Calls[i].Name, v)
-			}
-		}()
-		if err := x.runCall(ctx, i); err != nil {
-			return err
-		}
-		for _, j := range x.p.Calls[i].dependents {
-			if x.pending[j].Add(-1) == 0 {
-				x.start(ctx, g, j)
-			}
-		}
-		return nil
-	})
+	return x.runCall(ctx, i)
 }
 
 // recovered turns a panic in a call's goroutine into a PanicError and logs

@@ -87,12 +87,18 @@ func Recover(log *slog.Logger) Stage {
 // sets it on the request (so calls pass it on) and on the response.
 func RequestID(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// As Header.Set (the name is canonical), the request's value and
+		// the response's in one array, each slice capped at its element.
 		id := r.Header.Get(HeaderRequestID)
 		if !validRequestID(id) {
-			id = NewRequestID()
-			r.Header.Set(HeaderRequestID, id)
+			ids := make([]string, 2)
+			ids[0] = NewRequestID()
+			ids[1] = ids[0]
+			r.Header[HeaderRequestID] = ids[0:1:1]
+			w.Header()[HeaderRequestID] = ids[1:2:2]
+		} else {
+			w.Header()[HeaderRequestID] = []string{id}
 		}
-		w.Header().Set(HeaderRequestID, id)
 		h.ServeHTTP(w, r)
 	})
 }
@@ -116,5 +122,7 @@ func NewRequestID() string {
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
-	return hex.EncodeToString(b[:])
+	var x [32]byte
+	hex.Encode(x[:], b[:])
+	return string(x[:])
 }

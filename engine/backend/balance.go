@@ -26,10 +26,11 @@ type pool struct {
 }
 
 type instance struct {
-	base     string // scheme://host[/base-path], no trailing slash
-	host     string // the base's host name or address, for client spans
-	port     int    // its port, 0 when the URL names none
-	label    string // scheme://host[:port], the instance label of metrics
+	base     string  // scheme://host[/base-path], no trailing slash
+	url      baseURL // base, parsed once for every try's URL
+	host     string  // the base's host name or address, for client spans
+	port     int     // its port, 0 when the URL names none
+	label    string  // scheme://host[:port], the instance label of metrics
 	inflight atomic.Int64
 
 	// Passive health: failures in a row, and while ejected, until when.
@@ -56,7 +57,7 @@ func newPool(urls []string, leastReq bool, ejectAfter int, ejectFor time.Duratio
 	}
 	p := &pool{leastReq: leastReq, ejectAfter: int32(ejectAfter), ejectFor: ejectFor}
 	for _, u := range urls {
-		in := &instance{base: u, label: u}
+		in := &instance{base: u, label: u, url: parseBase(u)}
 		if pu, err := url.Parse(u); err == nil {
 			in.label = pu.Scheme + "://" + pu.Host + strings.TrimSuffix(pu.EscapedPath(), "/") // never user info
 			in.host = pu.Hostname()

@@ -28,13 +28,21 @@ func (c *Client) exchange(ctx context.Context, a *attempt) (*Response, error) {
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hr, err := http.NewRequestWithContext(ctx, req.Method, a.inst.base+req.Target, body)
+	hr, err := a.inst.newRequest(ctx, req.Method, req.Target, body)
 	if err != nil {
 		return nil, fail(req, pipeline.FailRequest, err)
 	}
 	// Each try has its own header map (tries may overlap when hedged), the
-	// values shared: nobody writes them.
-	hr.Header = make(http.Header, len(req.Header)+1)
+	// values shared: nobody writes them. NewRequest made the map empty; as
+	// a map of up to smallMap entries is one bucket, it is kept when
+	// everything fits, and only a bigger one is made to its size.
+	n := len(req.Header) + 1 // and HeaderTimeout
+	if c.tracer != nil {
+		n += 2 // traceparent, tracestate
+	}
+	if n > smallMap {
+		hr.Header = make(http.Header, n)
+	}
 	maps.Copy(hr.Header, req.Header)
 	if d, ok := ctx.Deadline(); ok {
 		hr.Header[HeaderTimeout] = []string{strconv.FormatInt(max(time.Until(d).Milliseconds(), 0), 10)}
@@ -63,6 +71,11 @@ func (c *Client) exchange(ctx context.Context, a *attempt) (*Response, error) {
 	}
 	return nil, fail(req, pipeline.FailUnreachable, err)
 }
+
+// smallMap is how many entries a map made without a size holds before it
+// grows (one group of Go's maps): the size up to which an empty map and a
+// sized one cost the same.
+const smallMap = 8
 
 // readLimited reads at most limit+1 bytes of r, sized from the announced
 // length when there is one, so a body is read in one buffer, not grown.
