@@ -8,8 +8,18 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
+
+// respBufs holds the buffers answers are composed in: an answer's bytes
+// are copied by the writer (net/http's buffer, the cache's recorder)
+// before respond returns, so its buffer serves the next answer.
+var respBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledResp is the largest buffer kept for reuse: a rare large answer
+// gives its memory back rather than holding it in the pool.
+const maxPooledResp = 64 << 10
 
 // render appends the JSON of template t.
 // enc splices unchanged backend values; it is the response's own encoder
@@ -209,7 +219,14 @@ func appendBody(dst []byte, r *result) []byte {
 func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 	p := x.p
 	status := http.StatusOK
-	out := make([]byte, 0, 1024)
+	buf := respBufs.Get().(*[]byte)
+	out := (*buf)[:0]
+	defer func() {
+		if cap(out) <= maxPooledResp {
+			*buf = out[:0]
+			respBufs.Put(buf)
+		}
+	}()
 	var err error
 	x.composing = true // every call is done: expressions share one env
 	if p.response != nil && p.response.body != nil {
