@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/expr-lang/expr/ast"
@@ -55,11 +56,10 @@ type nnode struct {
 	name    string
 	path    []string
 	keyLits [][]byte // `"key":` of each member of an object literal
-	// An object literal over the element reads the first keys of its
-	// members' paths (slotKeys) in one pass over the element; slot is
-	// 1 + the index there of a member's first key, 0 for none.
+	// An object literal over the element reads the first keys of the
+	// element paths its members read at the element's level (slotKeys)
+	// in one pass over the element, for them all.
 	slotKeys []string
-	slot     int
 	kids     []*nnode
 	list     *nnode
 	cond     *ncond
@@ -232,16 +232,31 @@ func (c nativeCompiler) object(n *ast.MapNode, inElem bool) *nnode {
 		lit := AppendString(nil, m.key)
 		out.keyLits = append(out.keyLits, append(lit, ':'))
 		out.kids = append(out.kids, m.val)
-		if v := m.val; v.kind == nField && len(v.path) > 0 {
-			i := slices.Index(out.slotKeys, v.path[0])
-			if i < 0 && len(out.slotKeys) < maxSlots {
-				i = len(out.slotKeys)
-				out.slotKeys = append(out.slotKeys, v.path[0])
-			}
-			v.slot = i + 1
+		if inElem {
+			out.slotKeys = elemKeys(m.val, out.slotKeys)
 		}
 	}
 	return out
+}
+
+// elemKeys adds to keys the first keys of the element paths n reads of
+// the current element (not of the elements of lists it walks), up to
+// maxSlots.
+func elemKeys(n *nnode, keys []string) []string {
+	if n == nil {
+		return keys
+	}
+	switch n.kind {
+	case nField:
+		if len(n.path) > 0 && !slices.Contains(keys, n.path[0]) && len(keys) < maxSlots {
+			keys = append(keys, n.path[0])
+		}
+	case nMap, nFilter, nLen, nCount, nSum, nFirst, nLast:
+		keys = elemKeys(n.list, keys)
+	case nPick:
+		keys = elemKeys(n.kids[0], keys)
+	}
+	return keys
 }
 
 func (c nativeCompiler) builtin(n *ast.BuiltinNode, inElem bool) *nnode {
@@ -441,18 +456,38 @@ const nativeBudget = MemoryBudget / 2
 type nstate struct {
 	roots Roots
 	units int
+	slots slots
+	vals  [][]byte // the slots' values, a stack of one run per object literal
+	buf   [2 * maxSlots][]byte
+}
+
+// states are pooled: the slots' values would otherwise be allocated on
+// each evaluation (they are written through the state's pointer).
+var states = sync.Pool{New: func() any { return new(nstate) }}
+
+// slots are the values of some keys of one element, read in one pass
+// (nil where missing; in nstate.vals from base), for the paths into that
+// element to start from.
+type slots struct {
+	elem []byte
+	keys []string
+	base int
 }
 
 // Append appends the expression's JSON to dst; ok is false, with dst as it
 // was, when the expression must be evaluated instead.
 func (n *Native) Append(dst []byte, roots Roots) (out []byte, ok bool) {
 	mark := len(dst)
+	st := states.Get().(*nstate)
+	st.roots, st.units, st.slots, st.vals = roots, 0, slots{}, st.buf[:0]
 	defer func() {
 		if r := recover(); r != nil { // a case this code missed: expr decides
 			out, ok = dst[:mark], false
 		}
+		clear(st.buf[:])
+		st.roots, st.slots, st.vals = nil, slots{}, nil // hold no request's bytes
+		states.Put(st)
 	}()
-	st := nstate{roots: roots}
 	out, ok = st.emit(dst, n.root, nil)
 	if !ok {
 		return dst[:mark], false
@@ -465,6 +500,15 @@ func (n *Native) Append(dst []byte, roots Roots) (out []byte, ok bool) {
 // something that is not an object, or of a missing member.
 func (st *nstate) resolve(n *nnode, elem []byte) ([]byte, bool) {
 	raw := elem
+	if n.kind == nField && len(n.path) > 0 && st.slots.keys != nil && len(elem) == len(st.slots.elem) && &elem[0] == &st.slots.elem[0] {
+		if i := slices.Index(st.slots.keys, n.path[0]); i >= 0 {
+			v := st.vals[st.slots.base+i]
+			if v == nil {
+				return nil, len(n.path) == 1 // missing: null at the end of the path
+			}
+			return walk(v, n.path[1:])
+		}
+	}
 	if n.kind == nRoot {
 		if len(n.path) > 0 {
 			v, found, ok := st.roots.RootMember(n.name, n.path[0])
@@ -601,7 +645,16 @@ func (st *nstate) each(n *nnode, elem []byte, f func(e []byte) bool) bool {
 		})
 	}
 	raw, ok := st.resolve(n, elem)
-	if !ok || len(raw) == 0 || raw[0] != '[' {
+	if !ok {
+		return false
+	}
+	return st.eachRaw(raw, f)
+}
+
+// eachRaw calls f with each element of the raw list; ok is false when raw
+// is not a list or f returns false.
+func (st *nstate) eachRaw(raw []byte, f func(e []byte) bool) bool {
+	if len(raw) == 0 || raw[0] != '[' {
 		return false
 	}
 	for i := 1; i < len(raw) && raw[i] != ']'; {
@@ -639,12 +692,14 @@ func (st *nstate) emit(dst []byte, n *nnode, elem []byte) ([]byte, bool) {
 		if !st.spend(len(n.kids)) {
 			return dst, false
 		}
-		var vals [maxSlots][]byte
+		saved, base := st.slots, len(st.vals)
 		if len(n.slotKeys) > 0 {
 			if len(elem) == 0 || elem[0] != '{' {
 				return dst, false // a member of what is not an object: expr fails
 			}
-			members(elem, n.slotKeys, vals[:len(n.slotKeys)])
+			st.vals = append(st.vals, make([][]byte, len(n.slotKeys))...)
+			members(elem, n.slotKeys, st.vals[base:])
+			st.slots = slots{elem, n.slotKeys, base}
 		}
 		dst = append(dst, '{')
 		for i, k := range n.kids {
@@ -653,21 +708,11 @@ func (st *nstate) emit(dst []byte, n *nnode, elem []byte) ([]byte, bool) {
 			}
 			dst = append(dst, n.keyLits[i]...)
 			var ok bool
-			if k.slot > 0 {
-				v := vals[k.slot-1]
-				if v == nil {
-					ok = len(k.path) == 1 // missing: null at the end of the path
-					dst = append(dst, "null"...)
-				} else if v, ok = walk(v, k.path[1:]); ok {
-					dst, ok = appendCanonical(dst, v)
-				}
-			} else {
-				dst, ok = st.emit(dst, k, elem)
-			}
-			if !ok {
+			if dst, ok = st.emit(dst, k, elem); !ok {
 				return dst, false
 			}
 		}
+		st.slots, st.vals = saved, st.vals[:base]
 		return append(dst, '}'), true
 	case nMap, nFilter:
 		dst = append(dst, '[')
@@ -747,25 +792,29 @@ func (st *nstate) emit(dst []byte, n *nnode, elem []byte) ([]byte, bool) {
 		return out, err == nil
 	case nFirst, nLast:
 		list := n.list
-		if list.kind != nFilter {
-			raw, ok := st.resolve(list, elem)
-			switch {
-			case !ok:
-				return dst, false
-			case raw == nil || string(raw) == "null":
-				return append(dst, "null"...), true // first(nil) is nil
-			}
-		}
 		var got []byte
 		stop := n.kind == nFirst && list.kind != nFilter
-		ok := st.each(list, elem, func(e []byte) bool {
+		take := func(e []byte) bool {
 			if got == nil || n.kind == nLast {
 				got = e
 			}
 			// A filter is run to its end, as expr makes its list first;
 			// the first of a plain list needs no more of it.
 			return !stop
-		})
+		}
+		var ok bool
+		if list.kind == nFilter {
+			ok = st.each(list, elem, take)
+		} else {
+			raw, found := st.resolve(list, elem)
+			switch {
+			case !found:
+				return dst, false
+			case raw == nil || string(raw) == "null":
+				return append(dst, "null"...), true // first(nil) is nil
+			}
+			ok = st.eachRaw(raw, take)
+		}
 		if !ok && !(stop && got != nil) {
 			return dst, false
 		}
