@@ -22,7 +22,7 @@ import (
 
 type options struct {
 	duration, warmup, soak, readyTimeout, slowDelay time.Duration
-	conns, slowConns, threads                       int
+	conns, slowConns, threads, rounds               int
 	gen, frontdesk, config, cases, jsonOut, profile string
 	keepLogs                                        bool
 }
@@ -89,6 +89,7 @@ func harness(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	fl.DurationVar(&o.soak, "soak", 0, "after the cases, load case 3 this long (e.g. 60s), sampling the gateway's RSS, and compare its goroutines before and after")
 	fl.DurationVar(&o.readyTimeout, "ready-timeout", 30*time.Second, "how long each started process may take to answer")
 	fl.StringVar(&o.jsonOut, "json", "", "also write every run's measurements to this file")
+	fl.IntVar(&o.rounds, "rounds", 3, "measure every case this many times, each for -duration/rounds, in turn (case, floor, case, ...), and add the rounds up: the machine's speed drifts, and interleaving lets a case and its floor see the same machine")
 	fl.StringVar(&o.profile, "profile", "", "write a CPU profile of the gateway under each case's run to this folder (CASE.pprof, from the admin listener's /debug/pprof/profile)")
 	fl.BoolVar(&o.keepLogs, "keep-logs", false, "keep the started processes' logs (they are kept anyway on failure)")
 	if err := fl.Parse(args); err != nil {
@@ -98,8 +99,8 @@ func harness(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		fmt.Fprintf(stderr, "loadtest: unexpected argument %q\n", fl.Arg(0))
 		return exitCode(2)
 	}
-	if o.duration <= 0 || o.conns < 1 || o.slowConns < 1 || o.warmup < 0 || o.soak < 0 {
-		fmt.Fprintln(stderr, "loadtest: -duration, -connections and -slow-connections must be positive")
+	if o.duration <= 0 || o.conns < 1 || o.slowConns < 1 || o.warmup < 0 || o.soak < 0 || o.rounds < 1 || o.rounds > 100 {
+		fmt.Fprintln(stderr, "loadtest: -duration, -connections, -slow-connections and -rounds (at most 100) must be positive")
 		return exitCode(2)
 	}
 	cases := map[int]bool{}
@@ -346,18 +347,21 @@ func (h *harnessState) runAll(ctx context.Context, fd string, cases map[int]bool
 		sizes[t.key] = n
 	}
 
-	perRun := o.warmup + o.duration
-	fmt.Fprintf(h.log, "loadtest: %d runs of %s (+%s warm-up) with %s; about %s\n",
-		len(ts), o.duration, o.warmup, h.tool, (time.Duration(len(ts))*(perRun+300*time.Millisecond) + o.soak).Round(time.Second))
-	var runs []runResult
-	for _, t := range ts {
-		fmt.Fprintf(h.log, "loadtest: %-30s %3d connections  %s\n", t.label, t.conns, t.url)
-		r, err := h.measure(ctx, t)
-		if err != nil {
-			return fmt.Errorf("%s: %w", t.label, err)
+	per := o.duration / time.Duration(o.rounds)
+	perRun := o.warmup + o.duration + time.Duration(o.rounds)*300*time.Millisecond
+	fmt.Fprintf(h.log, "loadtest: %d runs of %s in %d rounds (+%s warm-up) with %s; about %s\n",
+		len(ts), o.duration, o.rounds, o.warmup, h.tool, (time.Duration(len(ts))*perRun + o.soak).Round(time.Second))
+	runs := make([]runResult, len(ts))
+	for round := range o.rounds {
+		for i, t := range ts {
+			fmt.Fprintf(h.log, "loadtest: round %d/%d %-30s %3d connections  %s\n", round+1, o.rounds, t.label, t.conns, t.url)
+			r, err := h.measure(ctx, t, per, round == 0, round)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.label, err)
+			}
+			r.RespSize = sizes[t.key]
+			runs[i] = addRound(runs[i], r, round)
 		}
-		r.RespSize = sizes[t.key]
-		runs = append(runs, r)
 	}
 	var soak *soakResult
 	if o.soak > 0 {
@@ -452,8 +456,42 @@ func (h *harnessState) check(ctx context.Context, t target) (int, error) {
 
 // measure warms t up, then loads it for the run's duration with CPU
 // snapshots of every watched process on both sides.
-func (h *harnessState) measure(ctx context.Context, t target) (runResult, error) {
-	if h.o.warmup > 0 {
+// addRound adds round r of a run to the rounds before it in sum:
+// requests, errors, bytes and seconds add up, CPU per request and the
+// latency percentiles are averaged weighted by requests (an approximation
+// of the whole run's percentiles), the maximum is the largest, RSS the
+// last.
+func addRound(sum, r runResult, round int) runResult {
+	if round == 0 {
+		return r
+	}
+	a, b := float64(sum.Result.Requests), float64(r.Result.Requests)
+	if a+b == 0 {
+		return sum
+	}
+	avg := func(x, y float64) float64 { return (x*a + y*b) / (a + b) }
+	for name, v := range r.CPUUS {
+		sum.CPUUS[name] = avg(sum.CPUUS[name], v)
+	}
+	s, n := &sum.Result, r.Result
+	s.P50, s.P90, s.P99 = avg(s.P50, n.P50), avg(s.P90, n.P90), avg(s.P99, n.P99)
+	s.Max = max(s.Max, n.Max)
+	s.Requests += n.Requests
+	s.Errors += n.Errors
+	s.Non2xx += n.Non2xx
+	s.Bytes += n.Bytes
+	s.Seconds += n.Seconds
+	if s.Seconds > 0 {
+		s.RPS = float64(s.Requests) / s.Seconds
+	}
+	if r.RSSKB > 0 {
+		sum.RSSKB = r.RSSKB
+	}
+	return sum
+}
+
+func (h *harnessState) measure(ctx context.Context, t target, d time.Duration, warm bool, round int) (runResult, error) {
+	if h.o.warmup > 0 && warm {
 		if _, _, err := h.load(ctx, t.url, t.conns, h.o.warmup, t.header); err != nil {
 			return runResult{}, fmt.Errorf("warm-up: %w", err)
 		}
@@ -465,8 +503,8 @@ func (h *harnessState) measure(ctx context.Context, t target) (runResult, error)
 	if err != nil {
 		return runResult{}, err
 	}
-	profiled := h.profile(ctx, t)
-	res, genCPU, err := h.load(ctx, t.url, t.conns, h.o.duration, t.header)
+	profiled := h.profile(ctx, t, d, round)
+	res, genCPU, err := h.load(ctx, t.url, t.conns, d, t.header)
 	if err != nil {
 		return runResult{}, err
 	}
@@ -491,17 +529,18 @@ func (h *harnessState) measure(ctx context.Context, t target) (runResult, error)
 }
 
 // profile, with -profile, fetches a CPU profile of t's gateway over most
-// of the run about to start and writes it to the folder as KEY.pprof; the
+// of the run about to start and writes it to the folder as KEY-rROUND.pprof
+// (go tool pprof adds up the rounds given together); the
 // channel gives its outcome once the profile is written (at once when
 // there is nothing to profile). Sampling costs the gateway about 1%.
-func (h *harnessState) profile(ctx context.Context, t target) <-chan error {
+func (h *harnessState) profile(ctx context.Context, t target, d time.Duration, round int) <-chan error {
 	done := make(chan error, 1)
 	admin, ok := h.admin[t.owner]
 	if h.o.profile == "" || !ok {
 		done <- nil
 		return done
 	}
-	secs := max(1, int((h.o.duration - 500*time.Millisecond).Seconds()))
+	secs := max(1, int((d - 500*time.Millisecond).Seconds()))
 	go func() {
 		done <- func() error {
 			pctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+30*time.Second)
@@ -522,7 +561,7 @@ func (h *harnessState) profile(ctx context.Context, t target) <-chan error {
 			if err := os.MkdirAll(h.o.profile, 0o755); err != nil {
 				return err
 			}
-			return os.WriteFile(filepath.Join(h.o.profile, t.key+".pprof"), b, 0o644)
+			return os.WriteFile(filepath.Join(h.o.profile, fmt.Sprintf("%s-r%d.pprof", t.key, round+1)), b, 0o644)
 		}()
 	}()
 	return done

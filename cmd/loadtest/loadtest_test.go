@@ -272,3 +272,22 @@ func TestFloorAndGen(t *testing.T) {
 		t.Errorf("generate against a closed port: %+v", res)
 	}
 }
+
+// TestAddRound: rounds add up their requests and seconds, and average CPU
+// per request and latency weighted by requests.
+func TestAddRound(t *testing.T) {
+	a := runResult{Key: "case2", CPUUS: map[string]float64{"gateway": 100}, RSSKB: 1,
+		Result: Result{Requests: 100, Seconds: 1, P50: 1000, Max: 5000}}
+	b := runResult{Key: "case2", CPUUS: map[string]float64{"gateway": 200}, RSSKB: 2,
+		Result: Result{Requests: 300, Seconds: 1, P50: 2000, Max: 4000, Errors: 1}}
+	sum := addRound(addRound(runResult{}, a, 0), b, 1)
+	if sum.Result.Requests != 400 || sum.Result.Seconds != 2 || sum.Result.RPS != 200 || sum.Result.Errors != 1 {
+		t.Errorf("counts: %+v", sum.Result)
+	}
+	if got := sum.CPUUS["gateway"]; got != 175 {
+		t.Errorf("CPU per request %v, want 175 (weighted by requests)", got)
+	}
+	if sum.Result.P50 != 1750 || sum.Result.Max != 5000 || sum.RSSKB != 2 {
+		t.Errorf("latency %v max %v RSS %v", sum.Result.P50, sum.Result.Max, sum.RSSKB)
+	}
+}

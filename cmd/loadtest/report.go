@@ -42,7 +42,7 @@ func (h *harnessState) report(runs []runResult, soak *soakResult) {
 	}
 	short := h.o.duration < 10*time.Second
 	fmt.Fprintln(w)
-	title := fmt.Sprintf("Frontdesk load test: %s per run, %d connections (case 5: %d), generator %s", h.o.duration, h.o.conns, h.o.slowConns, h.tool)
+	title := fmt.Sprintf("Frontdesk load test: %s per run in %d interleaved rounds, %d connections (case 5: %d), generator %s", h.o.duration, h.o.rounds, h.o.conns, h.o.slowConns, h.tool)
 	if short {
 		title += "  [SHORT RUN: NOISY, NOT A MEASUREMENT]"
 	}
