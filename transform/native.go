@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"strconv"
@@ -573,7 +574,7 @@ func members(obj []byte, keys []string, vals [][]byte) {
 			panic("native: malformed object")
 		}
 		v := kEnd + 1
-		end := skipValue(obj, v)
+		end := skipFast(obj, v)
 		if end < 0 {
 			panic("native: malformed value")
 		}
@@ -599,7 +600,7 @@ func member(obj []byte, key string) (raw []byte, found bool) {
 			panic("native: malformed object")
 		}
 		v := kEnd + 1
-		end := skipValue(obj, v)
+		end := skipFast(obj, v)
 		if end < 0 {
 			panic("native: malformed value")
 		}
@@ -658,7 +659,7 @@ func (st *nstate) eachRaw(raw []byte, f func(e []byte) bool) bool {
 		return false
 	}
 	for i := 1; i < len(raw) && raw[i] != ']'; {
-		end := skipValue(raw, i)
+		end := skipFast(raw, i)
 		if end < 0 {
 			panic("native: malformed list")
 		}
@@ -1098,7 +1099,7 @@ func TopMembers(dst []Member, doc []byte) (_ []Member, ok bool) {
 		if kEnd >= len(doc) || doc[kEnd] != ':' {
 			return dst, false
 		}
-		end := skipValue(doc, kEnd+1)
+		end := skipFast(doc, kEnd+1)
 		if end < 0 {
 			return dst, false
 		}
@@ -1120,4 +1121,60 @@ func FindMember(ms []Member, key string) (raw []byte, found bool) {
 		}
 	}
 	return nil, false
+}
+
+// skipFast returns the index past the value at b[i] of a document ScanJSON
+// accepted, or -1: skipValue without checking the strings it passes, whose
+// closing quotes it finds with bytes.IndexByte (answers are mostly string
+// bytes, and native code passes over most of them).
+func skipFast(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return skipString(b, i)
+	case c == '{' || c == '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				if i = skipString(b, i); i < 0 {
+					return -1
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	}
+	return skipValue(b, i) // a number or a literal
+}
+
+// skipString returns the index past the string at b[i] (b[i] is its
+// opening quote), or -1.
+func skipString(b []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		j += k
+		n := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j + 1 // not escaped: an even run of backslashes is escapes of themselves
+		}
+		j++
+	}
 }

@@ -482,13 +482,26 @@ func BenchmarkNative(b *testing.B) {
 		"a": compact(b, `{"id":"c1","currency":"EUR","total":138,"items":[{"sku":"A1","name":"Pen","qty":2,"line_total":49,"gift":false},{"sku":"B2","name":"Ink","qty":1,"line_total":89,"gift":true},{"sku":"C3","name":"Pad","qty":0,"line_total":0,"gift":false}]}`),
 		"b": compact(b, `{"name":"Ada","email":"a@x.io","tier":"gold","address":{"city":"Lyon","country":"FR"},"loyalty":{"points":10}}`),
 	}
+	var products []string
+	for i := range 4 {
+		products = append(products, fmt.Sprintf(`{"sku":"S%d","brand":"Acme","description":%q,"rating":4.5,"images":["https://img.example/%d/a.jpg","https://img.example/%d/b.jpg"],"long_description":%q,"attributes":{"color":"blue","size":"M"}}`,
+			i, strings.Repeat("A sturdy thing, well made. ", 8), i, i, strings.Repeat("Longer text about the product, with details. ", 20)))
+	}
+	docs["c"] = compact(b, `{"products":[`+strings.Join(products, ",")+`]}`)
 	for _, src := range []string{
+		`map(c.products, {{'sku': .sku, 'brand': .brand, 'rating': .rating, 'image': first(.images)}})`,
 		`map(filter(a.items, .qty > 0), {{'sku': .sku, 'name': .name, 'qty': .qty, 'price': .line_total, 'gift': .gift}})`,
 		`len(filter(a.items, .qty > 0))`,
 		`pick(b, 'name', 'email', 'tier', 'address.city', 'address.country')`,
 	} {
-		p := compileNativeTest(b, src)
+		p, err := Compile(src, NewScope([]string{"a", "b", "c"}).With("a", "b", "c"))
+		if err != nil {
+			b.Fatal(err)
+		}
 		name := src[:strings.IndexByte(src, '(')]
+		if strings.HasPrefix(src, "map(c.") {
+			name = "products"
+		}
 		idx := indexedRoots{docs: docs, mems: map[string][]Member{}}
 		for n, d := range docs {
 			idx.mems[n], _ = TopMembers(nil, d)
@@ -555,5 +568,25 @@ func TestLoadTestTemplateIsNative(t *testing.T) {
 	walk(spec.Response.Body)
 	if count < 6 {
 		t.Fatalf("found %d expressions in the template", count)
+	}
+}
+
+// TestSkipFast: over any document ScanJSON accepts, skipFast ends every
+// value where skipValue does.
+func TestSkipFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	docs := []string{`"a\\"`, `"\\\\\""`, `["\\\"",{"k\\\\":"v\"\\\\"}]`, `{"a":"x\\\\\"y"}`, `"é\u2028"`}
+	for range 500 {
+		docs = append(docs, genDoc(rng, 0))
+	}
+	for _, d := range docs {
+		b := compact(t, d)
+		for i := range b {
+			if b[i] == '"' || b[i] == '{' || b[i] == '[' || isNumberByte(b[i]) {
+				if got, want := skipFast(b, i), skipValue(b, i); got != want && want >= 0 {
+					t.Fatalf("%s at %d: skipFast %d, skipValue %d", b, i, got, want)
+				}
+			}
+		}
 	}
 }
