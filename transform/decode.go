@@ -618,7 +618,29 @@ func (d *decoder) number() (any, error) {
 	from := d.i
 	tok := d.b[d.i:j]
 	d.i = j
-	// Small integers, the common case, without strconv.
+	f, simple, ok := numberValue(tok)
+	switch {
+	case !ok:
+		return nil, errMalformed
+	case simple:
+		return f, nil // a small integer is written back as it was spelled
+	}
+	if d.spans != nil && d.i <= math.MaxInt32 && !canonicalText(tok) {
+		var buf [32]byte
+		if out, _ := AppendFloat(buf[:0], f); string(out) != string(tok) {
+			v, p := freshFloat(f)
+			d.spans.nums = append(d.spans.nums, numEntry{p, span{int32(from), int32(d.i)}})
+			return v, nil
+		}
+	}
+	return f, nil
+}
+
+// numberValue is the value of the JSON number tok (Scan accepted it) as
+// decoding gives it: small integers without strconv (simple), -0 as
+// encoding/json, an underflow as zero; ok is false for a number out of
+// float64's range, which decoding refuses.
+func numberValue(tok []byte) (f float64, simple, ok bool) {
 	if len(tok) <= 15 {
 		neg := tok[0] == '-'
 		digits := tok
@@ -636,30 +658,22 @@ func (d *decoder) number() (any, error) {
 		if simple {
 			if neg {
 				if n == 0 {
-					return math.Copysign(0, -1), nil // -0, as encoding/json
+					return math.Copysign(0, -1), true, true // -0, as encoding/json
 				}
 				n = -n
 			}
-			return float64(n), nil
+			return float64(n), true, true
 		}
 	}
 	f, err := strconv.ParseFloat(string(tok), 64)
 	if err != nil {
 		var ne *strconv.NumError
 		if !errors.As(err, &ne) || ne.Err != strconv.ErrRange || f != 0 {
-			return nil, errMalformed
+			return 0, false, false
 		}
 		// underflow is zero, as in encoding/json
 	}
-	if d.spans != nil && d.i <= math.MaxInt32 && !canonicalText(tok) {
-		var buf [32]byte
-		if out, _ := AppendFloat(buf[:0], f); string(out) != string(tok) {
-			v, p := freshFloat(f)
-			d.spans.nums = append(d.spans.nums, numEntry{p, span{int32(from), int32(d.i)}})
-			return v, nil
-		}
-	}
-	return f, nil
+	return f, false, true
 }
 
 // CanonicalNumber reports whether raw, a JSON number (Scan accepted it),
@@ -729,19 +743,24 @@ func canonicalText(tok []byte) bool {
 }
 
 // skipValue returns the index past the value starting at b[i], or -1.
-func skipValue(b []byte, i int) int {
+func skipValue(b []byte, i int) int { return skipWith(b, i, scanString) }
+
+// skipWith is skipValue with str passing over each string (from its
+// opening quote to past its closing one, or -1): scanString checks the
+// string, skipFast's skipString only finds its end.
+func skipWith(b []byte, i int, str func([]byte, int) int) int {
 	if i >= len(b) {
 		return -1
 	}
 	switch c := b[i]; {
 	case c == '"':
-		return scanString(b, i)
+		return str(b, i)
 	case c == '{' || c == '[':
 		depth := 0
 		for i < len(b) {
 			switch b[i] {
 			case '"':
-				if i = scanString(b, i); i < 0 {
+				if i = str(b, i); i < 0 {
 					return -1
 				}
 				continue

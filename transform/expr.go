@@ -445,26 +445,31 @@ func (c *collector) Visit(node *ast.Node) {
 // plainPath returns [name, key, key...] when node is a name followed only by
 // constant, non-optional member accesses.
 func plainPath(node ast.Node) []string {
-	var rev []string
+	base, keys, ok := memberChain(node)
+	id, isName := base.(*ast.IdentifierNode)
+	if !ok || !isName {
+		return nil
+	}
+	return append([]string{id.Value}, keys...)
+}
+
+// memberChain splits node into the node its constant, non-optional member
+// accesses start from and their keys, in order: cart.items.sku gives cart
+// and [items sku], .images gives the element pointer and [images]. ok is
+// false when some access is computed, optional or a method call.
+func memberChain(node ast.Node) (base ast.Node, keys []string, ok bool) {
 	for {
-		switch n := node.(type) {
-		case *ast.IdentifierNode:
-			out := make([]string, 0, len(rev)+1)
-			out = append(out, n.Value)
-			for i := len(rev) - 1; i >= 0; i-- {
-				out = append(out, rev[i])
-			}
-			return out
-		case *ast.MemberNode:
-			s, ok := n.Property.(*ast.StringNode)
-			if !ok || n.Optional || n.Method {
-				return nil
-			}
-			rev = append(rev, s.Value)
-			node = n.Node
-		default:
-			return nil
+		n, isMember := node.(*ast.MemberNode)
+		if !isMember {
+			slices.Reverse(keys)
+			return node, keys, true
 		}
+		s, isString := n.Property.(*ast.StringNode)
+		if !isString || n.Optional || n.Method {
+			return nil, nil, false
+		}
+		keys = append(keys, s.Value)
+		node = n.Node
 	}
 }
 

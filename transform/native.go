@@ -95,20 +95,17 @@ type pickTree struct {
 // compileNative returns the native form of the parsed expression, or nil
 // when it is not of a shape Native covers.
 func compileNative(node ast.Node) *Native {
-	c := nativeCompiler{}
-	n := c.value(node, false)
+	n := compileValue(node, false)
 	if n == nil || n.kind == nConst || n.kind == nRoot || n.kind == nField {
 		return nil // constants and plain paths have their own fast paths
 	}
 	return &Native{root: n}
 }
 
-type nativeCompiler struct{}
-
 // value compiles a node that gives a value. inElem is set inside a
 // closure, where paths into calls are not taken (a list read per element
 // would make the work the product of two lists').
-func (c nativeCompiler) value(node ast.Node, inElem bool) *nnode {
+func compileValue(node ast.Node, inElem bool) *nnode {
 	switch n := node.(type) {
 	case *ast.StringNode:
 		return &nnode{kind: nConst, lit: AppendString(nil, n.Value)}
@@ -138,15 +135,15 @@ func (c nativeCompiler) value(node ast.Node, inElem bool) *nnode {
 		}
 		return nil
 	case *ast.PointerNode, *ast.MemberNode, *ast.IdentifierNode:
-		return c.path(node, inElem)
+		return compilePath(node, inElem)
 	case *ast.MapNode:
-		return c.object(n, inElem)
+		return compileObject(n, inElem)
 	case *ast.CallNode:
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok || id.Value != "pick" || len(n.Arguments) < 2 {
 			return nil
 		}
-		src := c.path(n.Arguments[0], inElem)
+		src := compilePath(n.Arguments[0], inElem)
 		if src == nil {
 			return nil
 		}
@@ -160,48 +157,33 @@ func (c nativeCompiler) value(node ast.Node, inElem bool) *nnode {
 		}
 		return &nnode{kind: nPick, kids: []*nnode{src}, pick: t}
 	case *ast.BuiltinNode:
-		return c.builtin(n, inElem)
+		return compileBuiltin(n, inElem)
 	}
 	return nil
 }
 
 // path compiles name.a.b (a call's answer) or .a.b / # (the element).
-func (c nativeCompiler) path(node ast.Node, inElem bool) *nnode {
-	var rev []string
-	for {
-		switch n := node.(type) {
-		case *ast.IdentifierNode:
-			if inElem || strings.HasPrefix(n.Value, "$") {
-				return nil
-			}
-			return &nnode{kind: nRoot, name: n.Value, path: reversed(rev)}
-		case *ast.PointerNode:
-			if !inElem || n.Name != "" {
-				return nil // #index, #acc
-			}
-			return &nnode{kind: nField, path: reversed(rev)}
-		case *ast.MemberNode:
-			s, ok := n.Property.(*ast.StringNode)
-			if !ok || n.Optional || n.Method {
-				return nil
-			}
-			rev = append(rev, s.Value)
-			node = n.Node
-		default:
+func compilePath(node ast.Node, inElem bool) *nnode {
+	base, keys, ok := memberChain(node)
+	if !ok {
+		return nil
+	}
+	switch b := base.(type) {
+	case *ast.IdentifierNode:
+		if inElem || strings.HasPrefix(b.Value, "$") {
 			return nil
 		}
+		return &nnode{kind: nRoot, name: b.Value, path: keys}
+	case *ast.PointerNode:
+		if !inElem || b.Name != "" {
+			return nil // #index, #acc
+		}
+		return &nnode{kind: nField, path: keys}
 	}
+	return nil
 }
 
-func reversed(s []string) []string {
-	out := make([]string, len(s))
-	for i, v := range s {
-		out[len(s)-1-i] = v
-	}
-	return out
-}
-
-func (c nativeCompiler) object(n *ast.MapNode, inElem bool) *nnode {
+func compileObject(n *ast.MapNode, inElem bool) *nnode {
 	type member struct {
 		key string
 		val *nnode
@@ -216,7 +198,7 @@ func (c nativeCompiler) object(n *ast.MapNode, inElem bool) *nnode {
 		if !ok {
 			return nil
 		}
-		v := c.value(pair.Value, inElem)
+		v := compileValue(pair.Value, inElem)
 		if v == nil {
 			return nil
 		}
@@ -260,11 +242,11 @@ func elemKeys(n *nnode, keys []string) []string {
 	return keys
 }
 
-func (c nativeCompiler) builtin(n *ast.BuiltinNode, inElem bool) *nnode {
+func compileBuiltin(n *ast.BuiltinNode, inElem bool) *nnode {
 	if n.Map != nil || n.Threshold != nil || len(n.Arguments) == 0 {
 		return nil // set by the optimizer only
 	}
-	list := c.list(n.Arguments[0], inElem)
+	list := compileList(n.Arguments[0], inElem)
 	if list == nil {
 		return nil
 	}
@@ -281,7 +263,7 @@ func (c nativeCompiler) builtin(n *ast.BuiltinNode, inElem bool) *nnode {
 		if p == nil {
 			return nil
 		}
-		body := c.value(p.Node, true)
+		body := compileValue(p.Node, true)
 		if body == nil {
 			return nil
 		}
@@ -291,7 +273,7 @@ func (c nativeCompiler) builtin(n *ast.BuiltinNode, inElem bool) *nnode {
 		if p == nil {
 			return nil
 		}
-		cond := c.cond(p.Node)
+		cond := compileCond(p.Node)
 		if cond == nil {
 			return nil
 		}
@@ -309,7 +291,7 @@ func (c nativeCompiler) builtin(n *ast.BuiltinNode, inElem bool) *nnode {
 			if p == nil {
 				return nil
 			}
-			f := c.path(p.Node, true)
+			f := compilePath(p.Node, true)
 			if f == nil {
 				return nil
 			}
@@ -332,24 +314,24 @@ func (c nativeCompiler) builtin(n *ast.BuiltinNode, inElem bool) *nnode {
 }
 
 // list compiles a node that gives a list: a path, or a filter of one.
-func (c nativeCompiler) list(node ast.Node, inElem bool) *nnode {
+func compileList(node ast.Node, inElem bool) *nnode {
 	if b, ok := node.(*ast.BuiltinNode); ok {
 		if b.Name != "filter" {
 			return nil
 		}
-		return c.builtin(b, inElem)
+		return compileBuiltin(b, inElem)
 	}
-	return c.path(node, inElem)
+	return compilePath(node, inElem)
 }
 
 var flipped = map[string]string{"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
-func (c nativeCompiler) cond(node ast.Node) *ncond {
+func compileCond(node ast.Node) *ncond {
 	switch n := node.(type) {
 	case *ast.BinaryNode:
 		switch n.Operator {
 		case "&&", "and", "||", "or":
-			a, b := c.cond(n.Left), c.cond(n.Right)
+			a, b := compileCond(n.Left), compileCond(n.Right)
 			if a == nil || b == nil {
 				return nil
 			}
@@ -363,12 +345,12 @@ func (c nativeCompiler) cond(node ast.Node) *ncond {
 		if !ok {
 			return nil
 		}
-		if f := c.path(n.Left, true); f != nil {
+		if f := compilePath(n.Left, true); f != nil {
 			if k, ok := constant(n.Right); ok {
 				return &ncond{op: n.Operator, field: f, c: k}
 			}
 		}
-		if f := c.path(n.Right, true); f != nil {
+		if f := compilePath(n.Right, true); f != nil {
 			if k, ok := constant(n.Left); ok {
 				return &ncond{op: op, field: f, c: k}
 			}
@@ -378,7 +360,7 @@ func (c nativeCompiler) cond(node ast.Node) *ncond {
 		if n.Operator != "!" && n.Operator != "not" {
 			return nil
 		}
-		a := c.cond(n.Node)
+		a := compileCond(n.Node)
 		if a == nil {
 			return nil
 		}
@@ -386,7 +368,7 @@ func (c nativeCompiler) cond(node ast.Node) *ncond {
 	case *ast.BoolNode:
 		return &ncond{op: "const", c: nconst{kind: 'b', b: n.Value}}
 	}
-	if f := c.path(node, true); f != nil {
+	if f := compilePath(node, true); f != nil {
 		return &ncond{op: "bool", field: f}
 	}
 	return nil
@@ -990,35 +972,8 @@ func number(v []byte) (float64, bool) {
 	if len(v) == 0 || !isNumberByte(v[0]) {
 		return 0, false
 	}
-	if len(v) <= 15 {
-		neg := v[0] == '-'
-		digits := v
-		if neg {
-			digits = v[1:]
-		}
-		n, simple := int64(0), len(digits) > 0
-		for _, c := range digits {
-			if c < '0' || c > '9' {
-				simple = false
-				break
-			}
-			n = n*10 + int64(c-'0')
-		}
-		if simple {
-			if neg {
-				if n == 0 {
-					return math.Copysign(0, -1), true
-				}
-				n = -n
-			}
-			return float64(n), true
-		}
-	}
-	f, err := strconv.ParseFloat(string(v), 64)
-	if err != nil && (math.IsInf(f, 0) || f != 0) {
-		return 0, false
-	}
-	return f, true
+	f, _, ok := numberValue(v)
+	return f, ok
 }
 
 func stringValue(v []byte) (string, bool) {
@@ -1127,36 +1082,7 @@ func FindMember(ms []Member, key string) (raw []byte, found bool) {
 // accepted, or -1: skipValue without checking the strings it passes, whose
 // closing quotes it finds with bytes.IndexByte (answers are mostly string
 // bytes, and native code passes over most of them).
-func skipFast(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch c := b[i]; {
-	case c == '"':
-		return skipString(b, i)
-	case c == '{' || c == '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				if i = skipString(b, i); i < 0 {
-					return -1
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return -1
-	}
-	return skipValue(b, i) // a number or a literal
-}
+func skipFast(b []byte, i int) int { return skipWith(b, i, skipString) }
 
 // skipString returns the index past the string at b[i] (b[i] is its
 // opening quote), or -1.

@@ -590,3 +590,22 @@ func TestSkipFast(t *testing.T) {
 		}
 	}
 }
+
+// TestNativeSlotsBound: an object literal reading more keys of the
+// element than one pass holds (maxSlots) reads the rest one by one, with
+// the same result.
+func TestNativeSlotsBound(t *testing.T) {
+	var fields, pairs []string
+	for i := range maxSlots + 3 {
+		fields = append(fields, fmt.Sprintf(`"f%02d":%d`, i, i))
+		pairs = append(pairs, fmt.Sprintf("'k%02d': .f%02d", i, i))
+	}
+	doc := compact(t, `{"items":[{`+strings.Join(fields, ",")+`},{"f00":"x"}]}`)
+	p := compileNativeTest(t, "map(a.items, {{"+strings.Join(pairs, ", ")+"}})")
+	if p.Native == nil || len(p.Native.root.kids[0].slotKeys) != maxSlots {
+		t.Fatalf("want a native form with %d slots", maxSlots)
+	}
+	if !checkNative(t, p, docRoots{"a": doc}) {
+		t.Fatal("native code refused an object literal past the slots")
+	}
+}
