@@ -6,6 +6,13 @@
 // burst of them (an editor's save, a git checkout, a ConfigMap update)
 // gives one reload, at most Quiet after the last event and MaxDelay after
 // the first.
+//
+// Only what a configuration reads counts: the files the gateway names
+// (gateway.json, key and certificate files), spec files (.json) and
+// folders in a folder tree it names, and Kubernetes' "..data" swap. A log
+// file written beside gateway.json, or any other file in those folders,
+// never triggers a reload. A permission or time change (touch) on a file
+// that counts does, as a common way to ask for a reload.
 package watch
 
 import (
@@ -43,6 +50,8 @@ type Watcher struct {
 
 	mu      sync.Mutex
 	watched map[string]bool
+	files   map[string]bool // paths named as files (or missing)
+	trees   map[string]bool // folders of the named folder trees
 	done    chan struct{}
 	wg      sync.WaitGroup
 }
@@ -80,9 +89,10 @@ func (w *Watcher) Watching() []string {
 
 // Sync makes the watched folders those paths names now.
 func (w *Watcher) Sync() {
-	want := folders(w.paths())
+	want, files, trees := folders(w.paths())
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.files, w.trees = files, trees
 	for d := range w.watched {
 		if !want[d] {
 			w.w.Remove(d) // gone already, when the folder was removed
@@ -101,15 +111,18 @@ func (w *Watcher) Sync() {
 	}
 }
 
-// folders is the set of folders that paths need watched.
-func folders(paths []string) map[string]bool {
-	out := map[string]bool{}
+// folders is the set of folders that paths need watched, with the paths
+// that name files (or nothing yet) and the folders of the trees named.
+func folders(paths []string) (out, files, trees map[string]bool) {
+	out, files, trees = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, p := range paths {
+		p = filepath.Clean(p)
 		fi, err := os.Stat(p)
 		if err != nil || !fi.IsDir() {
 			// A file, or something missing: its folder tells when it
 			// comes (back).
 			out[filepath.Dir(p)] = true
+			files[p] = true
 			continue
 		}
 		filepath.WalkDir(p, func(fp string, de fs.DirEntry, err error) error {
@@ -124,11 +137,12 @@ func folders(paths []string) map[string]bool {
 					return filepath.SkipDir // .git and the like
 				}
 				out[fp] = true
+				trees[fp] = true
 			}
 			return nil
 		})
 	}
-	return out
+	return out, files, trees
 }
 
 // Close stops watching and waits for a reload in progress.
@@ -166,7 +180,7 @@ func (w *Watcher) loop() {
 			if !ok {
 				return
 			}
-			if !relevant(ev) {
+			if !w.relevant(ev) {
 				continue
 			}
 			now := time.Now()
@@ -201,16 +215,36 @@ func (w *Watcher) loop() {
 	}
 }
 
-// relevant skips what cannot change a configuration: permission changes,
-// and editors' swap and backup files.
-func relevant(ev fsnotify.Event) bool {
-	if ev.Op == fsnotify.Chmod {
-		return false
-	}
-	base := filepath.Base(ev.Name)
+// relevant reports whether an event is about something the configuration
+// reads: a file it names; in a folder tree it names, a spec file (.json)
+// or a folder; in any watched folder, Kubernetes' ..data swap. Editors'
+// swap and backup files never are.
+func (w *Watcher) relevant(ev fsnotify.Event) bool {
+	name := filepath.Clean(ev.Name)
+	base := filepath.Base(name)
 	switch {
 	case strings.HasSuffix(base, ".swp"), strings.HasSuffix(base, ".swx"), strings.HasSuffix(base, "~"), base == "4913":
 		return false
+	case strings.HasPrefix(base, ".."):
+		return ev.Op != fsnotify.Chmod // the ConfigMap swap
 	}
-	return true
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.files[name] {
+		return true // written, replaced, removed or touched
+	}
+	if !w.trees[filepath.Dir(name)] {
+		return false // beside a named file: a log, a backup, anything else
+	}
+	if strings.HasSuffix(base, ".json") {
+		return true
+	}
+	if ev.Op == fsnotify.Chmod {
+		return false
+	}
+	if w.watched[name] {
+		return true // a watched folder removed or renamed
+	}
+	fi, err := os.Lstat(name)
+	return err == nil && fi.IsDir() // a new folder
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	"go.uber.org/goleak"
 )
 
@@ -164,7 +165,73 @@ func TestWatchFolderBound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(folders([]string{dir})); n != MaxFolders {
-		t.Fatalf("%d folders to watch, want the bound %d", n, MaxFolders)
+	if out, _, _ := folders([]string{dir}); len(out) != MaxFolders {
+		t.Fatalf("%d folders to watch, want the bound %d", len(out), MaxFolders)
 	}
+}
+
+// Only what the configuration reads counts: a gateway whose standard error
+// goes to a file beside gateway.json must not reload on its own log lines,
+// while a touch on a file it reads is a reload.
+func TestRelevantOnlyConfigFiles(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.json")
+	keys := filepath.Join(dir, "keys", "issuer.pem")
+	eps := filepath.Join(dir, "endpoints")
+	for _, d := range []string{filepath.Dir(keys), filepath.Join(eps, "shop")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, cfg, "{}")
+	write(t, keys, "k")
+	w, _ := newWatcher(t, cfg, eps, keys)
+	newDir := filepath.Join(eps, "new")
+	if err := os.Mkdir(newDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		op   fsnotify.Op
+		want bool
+	}{
+		{cfg, fsnotify.Write, true},
+		{cfg, fsnotify.Chmod, true}, // touch
+		{cfg, fsnotify.Remove, true},
+		{cfg, fsnotify.Create, true}, // renamed over
+		{keys, fsnotify.Chmod, true},
+		{filepath.Join(dir, "gateway.log"), fsnotify.Write, false},
+		{filepath.Join(dir, "gateway.json.bak"), fsnotify.Create, false},
+		{filepath.Join(dir, "other.json"), fsnotify.Write, false}, // beside gateway.json, not a spec folder
+		{filepath.Join(filepath.Dir(keys), "other.pem"), fsnotify.Write, false},
+		{filepath.Join(eps, "a.json"), fsnotify.Create, true},
+		{filepath.Join(eps, "shop", "b.json"), fsnotify.Write, true},
+		{filepath.Join(eps, "shop", "b.json"), fsnotify.Chmod, true},
+		{filepath.Join(eps, "shop", "b.json"), fsnotify.Remove, true},
+		{filepath.Join(eps, "notes.txt"), fsnotify.Write, false},
+		{filepath.Join(eps, "access.log"), fsnotify.Write, false},
+		{filepath.Join(eps, ".a.json.swp"), fsnotify.Write, false},
+		{newDir, fsnotify.Create, true},
+		{filepath.Join(eps, "shop"), fsnotify.Remove, true}, // a watched folder
+		{filepath.Join(dir, "..data"), fsnotify.Create, true},
+		{filepath.Join(dir, "..data"), fsnotify.Chmod, false},
+	} {
+		if got := w.relevant(fsnotify.Event{Name: tc.name, Op: tc.op}); got != tc.want {
+			rel, _ := filepath.Rel(dir, tc.name)
+			t.Errorf("%s %v: relevant %v, want %v", rel, tc.op, got, tc.want)
+		}
+	}
+}
+
+// touch on a spec file (a time change only) reloads, end to end.
+func TestWatchTouch(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "a.json")
+	write(t, spec, "{}")
+	_, ch := newWatcher(t, dir)
+	now := time.Now().Add(time.Minute)
+	if err := os.Chtimes(spec, now, now); err != nil {
+		t.Fatal(err)
+	}
+	waitTrigger(t, ch, "touch on a spec file")
 }
