@@ -81,11 +81,17 @@ func firstQueryValues(r *http.Request) map[string]any {
 }
 
 // requestHeaders are the client's headers by canonical name, repeated ones
-// joined with ", ", without those of its connection.
+// joined with ", " (RFC 9110 5.3), Cookie's with "; " (RFC 6265 5.4: a
+// comma may stand inside a cookie's value), without those of its
+// connection.
 func requestHeaders(r *http.Request) map[string]any {
 	m := make(map[string]any, len(r.Header))
 	for k, v := range r.Header {
-		m[k] = strings.Join(v, ", ")
+		sep := ", "
+		if k == "Cookie" {
+			sep = "; "
+		}
+		m[k] = strings.Join(v, sep)
 	}
 	dropHopByHop(m, r.Header["Connection"])
 	return m
