@@ -127,12 +127,16 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 		}
 		return next, err
 	}
-	// The JWKS, when there is one: fetched now and refreshed in the
-	// background until the gateway stops. A failure is said, and the
-	// gateway serves on: tokens are answered 503 until a fetch succeeds.
-	if err := gw.Start(ctx); err != nil {
-		log.Error("the issuer's keys could not be fetched; requests with a token are answered 503 until a retry succeeds", "error", err.Error())
-	}
+	// The JWKS, when there is one: fetched beside the listener, which
+	// opens at once (a key server that hangs must not keep the gateway
+	// closed), and refreshed in the background until the gateway stops.
+	// Until the first fetch succeeds, requests with a token are answered
+	// 503; a failure is said, and the gateway serves on.
+	go func() {
+		if err := gw.Start(ctx); err != nil {
+			log.Error("the issuer's keys could not be fetched; requests with a token are answered 503 until a retry succeeds", "error", err.Error())
+		}
+	}()
 	live := engine.NewLive(ctx, gw, reload, log)
 	defer live.Close()
 	addr := gw.Config.Listen

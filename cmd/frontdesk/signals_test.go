@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -38,8 +39,10 @@ var loopbackAddr = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
 func startGatewayIn(t *testing.T, dir, backend string, flags ...string) *process {
 	t.Helper()
 	os.MkdirAll(filepath.Join(dir, "e"), 0o755)
-	os.WriteFile(filepath.Join(dir, "gateway.json"), []byte(`{"listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0", "endpoints": ["e"],
+	if _, err := os.Stat(filepath.Join(dir, "gateway.json")); err != nil { // a test may bring its own
+		os.WriteFile(filepath.Join(dir, "gateway.json"), []byte(`{"listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0", "endpoints": ["e"],
 		"services": {"s": {"urls": ["`+backend+`"]}}, "shutdown_timeout": "5s"}`), 0o644)
+	}
 	os.WriteFile(filepath.Join(dir, "e", "x.json"), []byte(`{"method": "GET", "path": "/x", "calls": {"c": {"service": "s", "path": "/"}}}`), 0o644)
 	self, err := os.Executable()
 	if err != nil {
@@ -229,5 +232,56 @@ func TestShutdownDrains(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no exit after draining")
+	}
+}
+
+// TestListenerOpensBeforeKeys: a JWKS endpoint that hangs does not keep
+// the public listener closed. The gateway serves a public endpoint while
+// its first key fetch is still held by the key server; without a key set
+// a token is answered 503.
+func TestListenerOpensBeforeKeys(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok": true}`)
+	}))
+	defer backend.Close()
+	release := make(chan struct{})
+	fetching := make(chan struct{}, 1)
+	var held atomic.Int32 // fetches that arrived and are not over
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held.Add(1)
+		defer held.Add(-1)
+		select {
+		case fetching <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer jwks.Close()
+	defer close(release)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "gateway.json"), []byte(`{"listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0", "endpoints": ["e"],
+		"services": {"s": {"urls": ["`+backend.URL+`"]}}, "shutdown_timeout": "5s",
+		"auth": {"jwt": {"jwks_url": "`+jwks.URL+`/jwks.json", "algorithms": ["RS256"]}}}`), 0o644)
+	g := startGatewayIn(t, dir, backend.URL)
+	select {
+	case <-fetching:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway never asked for its keys")
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + g.addr + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a public endpoint: %d", resp.StatusCode)
+	}
+	if held.Load() == 0 {
+		t.Fatal("the listener opened only after the key fetch was over; it must open at once")
 	}
 }
