@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,11 +10,13 @@ import (
 	"testing/fstest"
 
 	"frontdesk/engine"
+	"frontdesk/pipeline/logs"
 )
 
 // TestErrorsCarryNoBackendData: whatever an expression does with a
 // backend's values, the problem document names the field and the kind of
-// failure, never the value, the expression's source or a Go type name.
+// failure, never the value, the expression's source or a Go type name; and
+// no log line, at any level, carries the backend's data either.
 func TestErrorsCarryNoBackendData(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -63,7 +66,10 @@ func TestErrorsCarryNoBackendData(t *testing.T) {
 	paths = append(paths, "/broken", "/xml", "/when", "/each", "/path")
 	tr := engine.NewTransport()
 	defer tr.CloseIdleConnections()
-	g, err := engine.Load(fsys, "gateway.json", engine.Options{Transport: tr})
+	sink := &syncBuffer{}
+	out := logs.New(sink)
+	out.Set(slog.LevelDebug, false, true)
+	g, err := engine.Load(fsys, "gateway.json", engine.Options{Transport: tr, Output: out, Logger: out.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,5 +90,14 @@ func TestErrorsCarryNoBackendData(t *testing.T) {
 				t.Errorf("no detail: %s", body)
 			}
 		})
+	}
+	lines := sink.lines()
+	if len(lines) < 2*len(paths) {
+		t.Fatalf("%d log lines for %d requests: each should have its access line and its warning", len(lines), len(paths))
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "TOPSECRET") {
+			t.Errorf("a log line carries the backend's data: %s", l)
+		}
 	}
 }

@@ -34,8 +34,10 @@ const (
 
 // CallError is a failed backend call. Status is the backend's status for
 // FailStatus. Body holds the backend's answer, written to the client only
-// when Expose is set. Err is for the log; Reason, when set, is the phrase
-// the client's problem detail gives (it never holds the backend's data).
+// when Expose is set. Reason, when set, is the phrase the client's problem
+// detail gives and the log says (it never holds the backend's data); Err is
+// the cause, for errors.Is and As, and for the log only when there is no
+// Reason (a transport's error: it holds no answer).
 type CallError struct {
 	Call       string
 	Service    string // set for FailBreakerOpen
@@ -56,6 +58,9 @@ func (e *CallError) Error() string {
 		return fmt.Sprintf("call %q: timed out", e.Call)
 	case FailBreakerOpen:
 		return fmt.Sprintf("call %q: the breaker of service %q is open", e.Call, e.Service)
+	}
+	if e.Reason != "" {
+		return fmt.Sprintf("call %q: %s", e.Call, e.Reason)
 	}
 	return fmt.Sprintf("call %q: %v", e.Call, e.Err)
 }
@@ -78,16 +83,23 @@ func (e *BodyError) Error() string {
 }
 
 // ExprError is an expression that failed while composing a request or a
-// response, naming the spec field it belongs to. Err is for the log, with
-// whatever values it met; Reason is the fixed phrase the client is told
-// (transform.Reason gives one for expr's errors).
+// response, naming the spec field it belongs to. Reason is the fixed phrase
+// the client is told (transform.Reason gives one for expr's errors) and the
+// log is too: Err, kept for errors.Is and As, holds whatever values the
+// expression met (a backend's data, a token's claims), so Error never
+// prints it.
 type ExprError struct {
 	Field  string
 	Err    error
 	Reason string
 }
 
-func (e *ExprError) Error() string { return fmt.Sprintf("%s: %v", e.Field, e.Err) }
+func (e *ExprError) Error() string {
+	if e.Reason == "" {
+		return e.Field + ": the expression failed"
+	}
+	return e.Field + ": " + e.Reason
+}
 func (e *ExprError) Unwrap() error { return e.Err }
 
 // PanicError is a recovered panic: the request fails with 500, the process
