@@ -292,3 +292,22 @@ func TestCachedCallsCarryNoRequestValues(t *testing.T) {
 		}
 	}
 }
+
+// TestCachedCallsTracingOn: with tracing on, a cached call carries the
+// gateway's span as traceparent (hex ids) but not the client's
+// tracestate, which an uncached call passes on.
+func TestCachedCallsTracingOn(t *testing.T) {
+	rc := newOTLPReceiver(t)
+	url, _, _ := hostGateway(t, `, "tracing": {"otlp_endpoint": "`+rc.srv.URL+`"}`)
+	tp := "00-" + clientTraceID + "-" + clientSpanID + "-01"
+	ctx := []string{"Traceparent", tp, "Tracestate", "k=mine"}
+	if a := getHost(t, nil, url+"/plain", "", ctx...); a.seen.Tracestate != "k=mine" || !strings.Contains(a.seen.Traceparent, clientTraceID) {
+		t.Errorf("an uncached call: backend saw %+v", a.seen)
+	}
+	for _, path := range []string{"/pub", "/percall"} {
+		a := getHost(t, nil, url+path, "", ctx...)
+		if a.status != 200 || a.seen.Tracestate != "" || !strings.Contains(a.seen.Traceparent, clientTraceID) {
+			t.Errorf("%s: a cached call's backend saw %+v", path, a.seen)
+		}
+	}
+}
