@@ -311,3 +311,25 @@ func TestCachedCallsTracingOn(t *testing.T) {
 		}
 	}
 }
+
+// TestHostsAccessLog: a misdirected request has its access line (status
+// 421, its request id, no route) like any other answer.
+func TestHostsAccessLog(t *testing.T) {
+	srv, sink, _ := accessGateway(t, `, "hosts": ["shop.example.com"]`)
+	if a := getHost(t, srv.Client(), srv.URL+"/c", "evil.example", "X-Request-Id", "rid-421"); a.status != 421 {
+		t.Fatalf("evil.example: %d", a.status)
+	}
+	if a := getHost(t, srv.Client(), srv.URL+"/c", "shop.example.com"); a.status != 200 {
+		t.Fatalf("shop.example.com: %d %s", a.status, a.body)
+	}
+	lines := requestLines(t, sink)
+	if len(lines) != 2 {
+		t.Fatalf("%d request lines for 2 requests:\n%s", len(lines), strings.Join(sink.lines(), "\n"))
+	}
+	if l := lines[0]; l.Status != 421 || l.RequestID != "rid-421" || l.Route != nil || l.Calls != nil {
+		t.Errorf("the misdirected request's line: %+v", l)
+	}
+	if l := lines[1]; l.Status != 200 || l.Route == nil || *l.Route != "/c" {
+		t.Errorf("the served request's line: %+v", l)
+	}
+}
