@@ -296,7 +296,7 @@ func (p *Plan) keyFunc(r *cacheRule) cache.KeyFunc {
 			// What every call sends the backend as X-Forwarded-Host and
 			// -Proto (prepare): the answer may be built from them.
 			parts = append(parts, cache.Part{Name: "X-Forwarded-Host", Values: []string{req.Host}},
-				cache.Part{Name: "X-Forwarded-Proto", Values: []string{forwardedProto(req)}})
+				cache.Part{Name: "X-Forwarded-Proto", Values: protoValues[forwardedProto(req)]})
 		}
 		parts = cache.ReadParts(req, sources, parts)
 		if r.queryWhole {
@@ -331,6 +331,10 @@ func (p *Plan) keyFunc(r *cacheRule) cache.KeyFunc {
 			Identity: string(id.Method) + ":" + id.Subject}, nil
 	}
 }
+
+// protoValues are the X-Forwarded-Proto key parts' values, made once (the
+// key only reads them).
+var protoValues = map[string][]string{"http": {"http"}, "https": {"https"}}
 
 // wholeQuery appends every query parameter, sorted by name, with every
 // value in order: the count of parts in front keeps the list apart from
