@@ -35,3 +35,19 @@ func FuzzHostAllows(f *testing.F) {
 		}
 	})
 }
+
+// TestHostAllowsNoAlloc: the check every request passes through allocates
+// nothing for a lower-case host, listed or matched by a wildcard.
+func TestHostAllowsNoAlloc(t *testing.T) {
+	d := &decoder{file: "gateway.json"}
+	n, err := ParseJSON([]byte(`["shop.example.com", "*.shop.example.com"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, h := d.hosts(n)
+	for _, host := range []string{"shop.example.com", "eu.shop.example.com:8443", "evil.example"} {
+		if a := testing.AllocsPerRun(100, func() { h.allows(host) }); a != 0 {
+			t.Errorf("allows(%q): %v allocations", host, a)
+		}
+	}
+}

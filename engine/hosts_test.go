@@ -39,7 +39,7 @@ type seen struct {
 // hostGateway serves three endpoints calling an echo backend: /pub with a
 // response cache, /percall whose call has its own cache, /plain with
 // neither. extra is added to gateway.json.
-func hostGateway(t *testing.T, extra string) (string, *engine.Gateway, *echoBackend) {
+func hostGateway(t testing.TB, extra string) (string, *engine.Gateway, *echoBackend) {
 	t.Helper()
 	be := &echoBackend{}
 	bsrv := httptest.NewServer(be)
@@ -331,5 +331,21 @@ func TestHostsAccessLog(t *testing.T) {
 	}
 	if l := lines[1]; l.Status != 200 || l.Route == nil || *l.Route != "/c" {
 		t.Errorf("the served request's line: %+v", l)
+	}
+}
+
+// BenchmarkCacheHitForwarded: a response cache hit of an endpoint with a
+// call, whose key holds X-Forwarded-Host and -Proto, served in process.
+func BenchmarkCacheHitForwarded(b *testing.B) {
+	_, g, _ := hostGateway(b, "")
+	req := httptest.NewRequest("GET", "http://shop.test/pub", nil)
+	g.ServeHTTP(httptest.NewRecorder(), req) // the miss that fills it
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Header().Get("Cache-Status") != hit {
+			b.Fatalf("%d %v", rec.Code, rec.Header())
+		}
 	}
 }
