@@ -107,12 +107,18 @@ type cacheRule struct {
 	vary     []*expression
 	// What the key reads, worked out from every expression of the
 	// endpoint once the plan is compiled (keyParts).
-	query, headers   []string // constant member reads, sorted
-	queryWhole       bool     // an expression reads query whole (or dynamically)
-	headersWhole     bool
-	authKeys         []string // sub, scopes, claims, method: those read
-	body             bool
-	format           bool // the endpoint offers several formats
+	query, headers []string // constant member reads, sorted
+	queryWhole     bool     // an expression reads query whole (or dynamically)
+	headersWhole   bool
+	authKeys       []string // sub, scopes, claims, method: those read
+	body           bool
+	format         bool // the endpoint offers several formats
+	// forwarded: the plan has calls, so the key holds the X-Forwarded-Host
+	// and X-Forwarded-Proto values they carry.
+	forwarded bool
+	// shared: the endpoint's answers are cached (GET or HEAD), so its calls
+	// carry no request value the key lacks (callrequest.go).
+	shared           bool
 	node             *Node
 	scopeNode        *Node
 	varySrc          []string
@@ -207,6 +213,8 @@ func (r *cacheRule) keyParts(p *Plan) {
 		}
 	}
 	r.format = len(p.formats) > 1
+	r.forwarded = len(p.Calls) > 0
+	r.shared = p.Method == http.MethodGet || p.Method == http.MethodHead
 }
 
 var authFields = []string{"sub", "scopes", "claims", "method"}
@@ -222,10 +230,14 @@ func sortedSet(m map[string]bool) []string {
 
 // Parts lists the key's parts as explain shows them: "params.id",
 // "query.currency", "query (whole)", "headers.Accept-Language",
-// "auth.sub", "body", "format", "vary: EXPR", "identity".
+// "auth.sub", "body", "format", "vary: EXPR", "identity", and
+// "X-Forwarded-Host" and "X-Forwarded-Proto" when the endpoint has calls.
 func (r *cacheRule) Parts(p *Plan) []string {
 	var out []string
 	out = append(out, "method", "route")
+	if r.forwarded {
+		out = append(out, "X-Forwarded-Host", "X-Forwarded-Proto")
+	}
 	for _, n := range p.params {
 		out = append(out, "params."+n)
 	}
@@ -279,7 +291,14 @@ func (p *Plan) keyFunc(r *cacheRule) cache.KeyFunc {
 	}
 	route := p.Route
 	return func(req *http.Request) (*cache.Request, error) {
-		parts := cache.ReadParts(req, sources, make([]cache.Part, 0, len(sources)+8))
+		parts := make([]cache.Part, 0, len(sources)+10)
+		if r.forwarded {
+			// What every call sends the backend as X-Forwarded-Host and
+			// -Proto (prepare): the answer may be built from them.
+			parts = append(parts, cache.Part{Name: "X-Forwarded-Host", Values: []string{req.Host}},
+				cache.Part{Name: "X-Forwarded-Proto", Values: protoValues[forwardedProto(req)]})
+		}
+		parts = cache.ReadParts(req, sources, parts)
 		if r.queryWhole {
 			parts = wholeQuery(req, parts)
 		}
@@ -312,6 +331,10 @@ func (p *Plan) keyFunc(r *cacheRule) cache.KeyFunc {
 			Identity: string(id.Method) + ":" + id.Subject}, nil
 	}
 }
+
+// protoValues are the X-Forwarded-Proto key parts' values, made once (the
+// key only reads them).
+var protoValues = map[string][]string{"http": {"http"}, "https": {"https"}}
 
 // wholeQuery appends every query parameter, sorted by name, with every
 // value in order: the count of parts in front keeps the list apart from

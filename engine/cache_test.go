@@ -185,7 +185,7 @@ func TestCacheKeyParts(t *testing.T) {
 		}
 	}
 	parts := g.Match("GET", "/reads").Cache().Parts
-	if strings.Join(parts, ",") != "method,route,query.a,query.b" {
+	if strings.Join(parts, ",") != "method,route,X-Forwarded-Host,X-Forwarded-Proto,query.a,query.b" {
 		t.Errorf("parts of /reads: %v", parts)
 	}
 }

@@ -123,20 +123,27 @@ func (x *exchange) request(c *Call, item any) (*backend.Request, error) {
 	// The headers every call of the request carries, their values made
 	// once per request in prepare (one allocation) and shared by its
 	// calls: nothing downstream writes into a header's value slice.
-	if x.reqID != "" {
-		h[pipeline.HeaderRequestID] = x.fwd[0:1:1]
-	}
-	h["X-Forwarded-For"] = x.fwd[1:2:2]
+	// X-Forwarded-Host and -Proto are in both caches' keys. A call whose
+	// answer is cached (the endpoint's response cache, or its own) may
+	// serve other requests, so it carries no request value the keys lack:
+	// not the request id, the client's address or its trace context.
+	shared := c.cacheStore != nil || (x.p.cache != nil && x.p.cache.shared)
 	h["X-Forwarded-Proto"] = x.fwd[2:3:3]
 	h["X-Forwarded-Host"] = x.fwd[3:4:4]
-	if x.p.rt.tracer == nil {
-		// Tracing off: the client's trace context goes on unchanged, so a
-		// trace that passes through the gateway is not broken. (On, the
-		// client span's context replaces it: engine/backend/span.go.)
-		passTraceContext(h, x.r.Header)
+	if !shared {
+		if x.reqID != "" {
+			h[pipeline.HeaderRequestID] = x.fwd[0:1:1]
+		}
+		h["X-Forwarded-For"] = x.fwd[1:2:2]
+		if x.p.rt.tracer == nil {
+			// Tracing off: the client's trace context goes on unchanged, so
+			// a trace that passes through the gateway is not broken. (On,
+			// the client span's context replaces it: backend/exchange.go.)
+			passTraceContext(h, x.r.Header)
+		}
 	}
 	req := &backend.Request{Call: c.Name, Method: c.Method, Target: target, Header: h, Body: body,
-		Accept: c.acceptable, Expose: c.expose, Timeout: c.Timeout, Retry: &c.retry, HedgeAfter: c.hedgeAfter}
+		Accept: c.acceptable, Expose: c.expose, Timeout: c.Timeout, Retry: &c.retry, HedgeAfter: c.hedgeAfter, Shared: shared}
 	if c.cacheStore != nil {
 		req.Cache = &backend.CallCache{Store: c.cacheStore, TTL: c.cacheTTL}
 		if c.cacheAuth {

@@ -16,14 +16,18 @@ import (
 
 // Config is a decoded gateway.json.
 type Config struct {
-	File            string
-	Listen          string
-	AdminListen     string
-	Endpoints       []string // folders, relative to the folder of File
-	Services        map[string]*ServiceConfig
-	ServiceOrder    []string
-	Limits          Limits
-	TrustedProxies  []netip.Prefix
+	File           string
+	Listen         string
+	AdminListen    string
+	Endpoints      []string // folders, relative to the folder of File
+	Services       map[string]*ServiceConfig
+	ServiceOrder   []string
+	Limits         Limits
+	TrustedProxies []netip.Prefix
+	// Hosts are gateway.json's hosts, lower-cased ("*.x" for a wildcard);
+	// nil serves any host.
+	Hosts           []string
+	hosts           *hostList
 	ShutdownTimeout time.Duration
 	// Auth is gateway.json's auth, nil when it has none.
 	Auth *AuthConfig
@@ -131,7 +135,7 @@ func (d *decoder) expandEnv(n *Node, env func(string) (string, bool)) {
 }
 
 var gatewayKeys = []string{"listen", "admin_listen", "endpoints", "services", "limits", "trusted_proxies", "shutdown_timeout",
-	"auth", "cors", "rate_limit", "cache", "redis", "tracing", "log"}
+	"hosts", "auth", "cors", "rate_limit", "cache", "redis", "tracing", "log"}
 
 func (d *decoder) config(n *Node) *Config {
 	c := &Config{File: d.file, Listen: DefaultListen, Services: map[string]*ServiceConfig{}, ShutdownTimeout: DefaultShutdown,
@@ -180,6 +184,8 @@ func (d *decoder) config(n *Node) *Config {
 				}
 				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 			}
+		case "hosts":
+			c.Hosts, c.hosts = d.hosts(v)
 		case "shutdown_timeout":
 			c.ShutdownTimeout = d.duration(v, "shutdown_timeout")
 		case "auth":

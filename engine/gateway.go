@@ -120,9 +120,12 @@ type Gateway struct {
 	// limiters are the rate limiters this gateway asked the store for:
 	// on Adopt, the memory store drops the others.
 	limiters []limit.Limiter
-	output   *logs.Output     // Options.Output
-	cleaned  http.Handler     // the mux behind an access line, for paths it redirects
-	series   *metrics.Sources // the scrape-time series, published on load or Adopt
+	output   *logs.Output // Options.Output
+	cleaned  http.Handler // the mux behind an access line, for paths it redirects
+	// misdirected answers a request for a host gateway.json's hosts does
+	// not list (421), nil when hosts is unset.
+	misdirected http.Handler
+	series      *metrics.Sources // the scrape-time series, published on load or Adopt
 	// ownTransport: Load made the transport (Options.Transport was nil),
 	// so Close closes its idle connections.
 	ownTransport bool
@@ -153,6 +156,12 @@ func (g *Gateway) DecodedInUse() int64 {
 
 // ServeHTTP routes a request to its plan.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.misdirected != nil && !g.Config.hosts.allows(r.Host) {
+		// Before any stage: a host not served never reaches auth, the
+		// limit, the cache or a backend.
+		g.misdirected.ServeHTTP(w, r)
+		return
+	}
 	if g.cleaned != nil && uncleanPath(r.URL.Path) {
 		// ServeMux answers a path it would clean (//a, /x/../a, /a/./)
 		// with a redirect before any stage runs: logged here, so every
@@ -416,6 +425,13 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 		g.cleaned = metrics.Stage(nil, opt.Output, "")(g.mux)
 	}
 	g.mux.Handle("/", pipeline.Chain(http.HandlerFunc(g.unrouted), pipeline.Edge(unrouted)...))
+	if cfg.hosts != nil {
+		stages := []pipeline.Stage{pipeline.RequestID}
+		if opt.Output != nil {
+			stages = append([]pipeline.Stage{metrics.Stage(nil, opt.Output, "")}, stages...) // logged, not counted
+		}
+		g.misdirected = pipeline.Chain(http.HandlerFunc(misdirected), stages...)
+	}
 	for _, name := range slices.Sorted(maps.Keys(rt.clients)) {
 		c := rt.clients[name]
 		g.series.Service(name, c, c.Retries, c.Hedges, c.BreakerOpen, c.Instances(), c.Ejected)

@@ -50,10 +50,7 @@ func (x *exchange) prepare() error {
 	}
 	x.reqID = r.Header.Get(pipeline.HeaderRequestID)
 	x.xff = forwardedFor(r, p.rt.trusted)
-	x.proto = "http"
-	if r.TLS != nil {
-		x.proto = "https"
-	}
+	x.proto = forwardedProto(r)
 	if len(p.Calls) > 0 {
 		x.fwd = []string{x.reqID, x.xff, x.proto, r.Host}
 	}
@@ -162,6 +159,15 @@ func (x *exchange) readBody() error {
 			Detail: "The request's Content-Type is not accepted; send application/json, application/xml or a form."}
 	}
 	return nil
+}
+
+// forwardedProto is the X-Forwarded-Proto every call of r sends, and the
+// response cache keys on: the scheme the client reached the gateway by.
+func forwardedProto(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // forwardedFor is the X-Forwarded-For to send: the client's chain when the

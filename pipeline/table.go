@@ -180,6 +180,8 @@ var table = []kind{
 		match: is(ErrNotFound), detail: fixed(ErrNotFound.Error() + ".")},
 	{Type: "urn:frontdesk:method-not-allowed", Title: "Method not allowed", status: http.StatusMethodNotAllowed,
 		match: is(ErrMethodNotAllowed), detail: fixed(ErrMethodNotAllowed.Error() + ".")},
+	{Type: "urn:frontdesk:misdirected", Title: "Misdirected request", status: http.StatusMisdirectedRequest,
+		match: is(ErrMisdirected), detail: fixed(ErrMisdirected.Error() + ".")},
 	{Type: "urn:frontdesk:not-acceptable", Title: "Not acceptable", status: http.StatusNotAcceptable,
 		match: as[*NotAcceptableError](), detail: func(err error) string { return err.Error() + "." }},
 	{Type: "urn:frontdesk:client-closed", Title: "Client closed request", status: StatusClientClosed,

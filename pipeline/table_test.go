@@ -58,6 +58,7 @@ func TestErrorTable(t *testing.T) {
 		{"expression", &ExprError{Field: "response.body.total", Err: errors.New("division")}, 502, "urn:frontdesk:expression", "Expression failed", "response.body.total", nil, ""},
 		{"not found", ErrNotFound, 404, "urn:frontdesk:not-found", "Not found", "No endpoint", nil, ""},
 		{"method", ErrMethodNotAllowed, 405, "urn:frontdesk:method-not-allowed", "Method not allowed", "method", nil, ""},
+		{"misdirected", fmt.Errorf("host: %w", ErrMisdirected), 421, "urn:frontdesk:misdirected", "Misdirected request", "does not serve the host", nil, ""},
 		{"not acceptable", &NotAcceptableError{Offers: []Format{FormatJSON}}, 406, "urn:frontdesk:not-acceptable", "Not acceptable", "application/json", nil, ""},
 		{"client closed", ErrClientClosed, 499, "urn:frontdesk:client-closed", "Client closed request", "went away", nil, ""},
 		{"bare cancel", context.Canceled, 499, "urn:frontdesk:client-closed", "Client closed request", "went away", nil, ""},

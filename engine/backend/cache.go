@@ -14,8 +14,11 @@ import (
 
 // CallCache is a call's cache: its answers are kept in Store for TTL,
 // under the call's whole request (method, target, every header the call
-// sends but the gateway's per-request ones, the body) and, when the call
-// reads auth, Identity.
+// sends, X-Forwarded-Host and -Proto included, the body) and, when the
+// call reads auth, Identity. A cached call's request carries no value
+// that is not in its key (Request.Shared): the engine leaves out the
+// request id, X-Forwarded-For and the client's trace context; the
+// exchange adds only the gateway's own X-Request-Timeout-Ms and span.
 type CallCache struct {
 	Store    Store
 	TTL      time.Duration
@@ -28,14 +31,6 @@ type Store interface {
 	Get(ctx context.Context, key string) ([]byte, bool, error)
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	MaxEntry() int
-}
-
-// perRequest are the headers the gateway sets on every backend request
-// from the client's request, not from the spec: they say who asked, not
-// what, so they are not part of a call's cache key.
-var perRequest = map[string]bool{
-	"X-Request-Id": true, "X-Forwarded-For": true, "X-Forwarded-Proto": true, "X-Forwarded-Host": true,
-	"X-Request-Timeout-Ms": true, "Traceparent": true, "Tracestate": true,
 }
 
 // CacheStats counts what call caches of a client did.
@@ -111,9 +106,7 @@ func callKey(service string, req *Request, identity string) string {
 	field(req.Target)
 	names := make([]string, 0, len(req.Header))
 	for k := range req.Header {
-		if !perRequest[k] {
-			names = append(names, k)
-		}
+		names = append(names, k) // every one: a backend may build its answer from any
 	}
 	sort.Strings(names)
 	b = binary.AppendUvarint(b, uint64(len(names)))

@@ -70,6 +70,11 @@ type Request struct {
 	Timeout time.Duration
 	// Cache, when set, answers from the call's cache (the first layer).
 	Cache *CallCache
+	// Shared: the answer may serve other requests (it is cached here or
+	// in the endpoint's response cache), so the exchange adds nothing of
+	// the client's: the trace context it sends is the gateway's span
+	// alone, without the client's tracestate.
+	Shared bool
 	// Retry is the call's retry policy (its keys over the service's); nil
 	// is the service's.
 	Retry *Retry

@@ -49,6 +49,12 @@ func (c *Client) exchange(ctx context.Context, a *attempt) (*Response, error) {
 	}
 	if c.tracer != nil {
 		c.tracer.Inject(ctx, hr.Header) // the attempt's client span (span.go)
+		if req.Shared {
+			// The span's ids are hex the gateway checked; its tracestate
+			// is the client's text, which a cached answer must not be
+			// built from.
+			delete(hr.Header, "Tracestate")
+		}
 	}
 	resp, err := c.transport.RoundTrip(hr)
 	if err != nil {

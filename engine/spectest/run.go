@@ -220,6 +220,9 @@ func (r *Runner) runCase(ctx context.Context, f *File, c *Case) *CaseResult {
 		cr.Failures = append(cr.Failures, "request: "+err.Error())
 		return cr
 	}
+	if req.Host == testHost {
+		req.Host = servedHost(gw.Config.Hosts)
+	}
 	if err := c.Request.signIn(gw, req); err != nil {
 		cr.Failures = append(cr.Failures, err.Error())
 		return cr
@@ -262,9 +265,30 @@ func (r *Runner) runCase(ctx context.Context, f *File, c *Case) *CaseResult {
 	return cr
 }
 
+// testHost is the host a case's request names unless its headers set Host.
+const testHost = "frontdesk.test"
+
+// servedHost is the host a case's request names when gateway.json lists
+// hosts (so the gateway does not answer 421): the first name listed, or a
+// subdomain of the first wildcard; testHost without hosts.
+func servedHost(hosts []string) string {
+	for _, h := range hosts {
+		if !strings.HasPrefix(h, "*.") {
+			if strings.Contains(h, ":") {
+				return "[" + h + "]"
+			}
+			return h
+		}
+	}
+	if len(hosts) > 0 {
+		return "test" + strings.TrimPrefix(hosts[0], "*")
+	}
+	return testHost
+}
+
 // build makes the client request.
 func (rq *Request) build(ctx context.Context) (*http.Request, error) {
-	u, err := url.Parse("http://frontdesk.test" + rq.Path)
+	u, err := url.Parse("http://" + testHost + rq.Path)
 	if err != nil {
 		return nil, fmt.Errorf("path %q: %v", rq.Path, err)
 	}

@@ -635,3 +635,24 @@ func TestExamples(t *testing.T) {
 		t.Errorf("example spec tests fail:\n%s", text(t, rep.Files...))
 	}
 }
+
+// TestCasesWithHosts: with gateway.json's hosts, a case's request names a
+// listed host unless it sets Host itself, so it is served; a case may
+// still send another host and expect the 421.
+func TestCasesWithHosts(t *testing.T) {
+	for _, hosts := range []string{`["shop.example.com", "*.shop.example.com"]`, `["*.shop.example.com"]`} {
+		test := `{ "cases": [` + happyCase + `,
+  { "name": "another host", "request": { "path": "/greet/u1", "headers": { "Host": "evil.example" } },
+    "expect": { "status": 421, "body": { "type": "urn:frontdesk:misdirected" }, "match": "subset" } }
+] }`
+		fsys := fstest.MapFS{
+			"gateway.json":    {Data: []byte(`{"endpoints": ["."], "hosts": ` + hosts + `}`)},
+			"greet.json":      {Data: []byte(greetSpec)},
+			"greet.test.json": {Data: []byte(test)},
+		}
+		fr := (&spectest.Runner{FS: fsys, Config: "gateway.json"}).RunFile(context.Background(), "greet.test.json")
+		if fr.Err != nil || fr.Failed() != 0 || fr.Passed() != 2 {
+			t.Errorf("hosts %s: want both cases to pass:\n%s", hosts, text(t, fr))
+		}
+	}
+}
