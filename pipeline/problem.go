@@ -136,7 +136,9 @@ func WriteBody(w http.ResponseWriter, b []byte, perChunk time.Duration, deadline
 					d = c
 				}
 			}
-			rc.SetWriteDeadline(d) // unsupported (a recorder): no deadline
+			if rc.SetWriteDeadline(d) != nil {
+				bounded = false // unsupported (a recorder): no deadline
+			}
 		}
 		if _, err := w.Write(b[:n]); err != nil {
 			return err

@@ -77,7 +77,7 @@ func (c *Client) breaker(next roundTrip) roundTrip {
 // the window.
 func (c *Client) countTimeout(ctx context.Context, a *attempt, err, outcome error, took time.Duration) {
 	switch {
-	case timedOut(ctx, err) && took >= a.req.Timeout*9/10:
+	case err != nil && took >= a.req.Timeout*9/10 && timedOut(ctx, err):
 		c.timeoutsInRow.Add(1)
 	case outcome != errBreakerIgnored:
 		c.timeoutsInRow.Store(0)
