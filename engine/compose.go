@@ -31,6 +31,9 @@ func (x *exchange) render(dst []byte, t *template, item any, enc *transform.Enco
 	case t.isObj:
 		dst = append(dst, '{')
 		for i, k := range t.keys {
+			if err := x.expired(); err != nil {
+				return dst, err
+			}
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -45,6 +48,9 @@ func (x *exchange) render(dst []byte, t *template, item any, enc *transform.Enco
 	case t.isArr:
 		dst = append(dst, '[')
 		for i, e := range t.elems {
+			if err := x.expired(); err != nil {
+				return dst, err
+			}
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -180,6 +186,9 @@ func (x *exchange) appendResult(dst []byte, i int, enc *transform.Encoder) ([]by
 	if r.items != nil {
 		dst = append(dst, '[')
 		for k := range r.items {
+			if err := x.expired(); err != nil {
+				return dst, err
+			}
 			if k > 0 {
 				dst = append(dst, ',')
 			}
@@ -215,8 +224,11 @@ func appendBody(dst []byte, r *result) []byte {
 	return out
 }
 
-// respond composes and writes the response.
-func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
+// respond composes and writes the response, within deadline (the
+// endpoint's): composition checks it between fields, and once it has
+// passed nothing is written (the caller answers 504); the writing is
+// bounded by it, and an answer it cuts short is a deliveryError.
+func (x *exchange) respond(w http.ResponseWriter, start time.Time, deadline time.Time) error {
 	p := x.p
 	status := http.StatusOK
 	buf := respBufs.Get().(*[]byte)
@@ -234,6 +246,9 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 	} else {
 		out = append(out, '{')
 		for i, c := range p.Calls {
+			if err = x.expired(); err != nil {
+				break
+			}
 			if i > 0 {
 				out = append(out, ',')
 			}
@@ -248,19 +263,10 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 	if err != nil {
 		return err
 	}
-	h := w.Header()
-	for i, c := range p.Calls {
-		r := &x.results[i]
-		for _, name := range c.forward {
-			if r.items != nil {
-				for k := range r.items {
-					forward(h, r.items[k].header, name)
-				}
-				continue
-			}
-			forward(h, r.header, name)
-		}
-	}
+	// Everything that takes time (the status and header expressions, the
+	// XML) is done before the deadline's last check, and the answer's
+	// headers are set only after it: a 504 carries none of them.
+	var set []headerValue // by p.response.headers index
 	if p.response != nil {
 		if p.response.status != nil {
 			v, err := x.eval(p.response.status, nil)
@@ -273,7 +279,10 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 			}
 			status = s
 		}
-		for _, hd := range p.response.headers {
+		if len(p.response.headers) > 0 {
+			set = make([]headerValue, len(p.response.headers))
+		}
+		for i, hd := range p.response.headers {
 			v, err := x.eval(hd.expr, nil)
 			if err != nil {
 				return err
@@ -289,7 +298,35 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 			if !ok || strings.ContainsAny(s, "\r\n\x00") {
 				return errHeaderValue(hd.expr.field)
 			}
-			h.Set(hd.name, s)
+			set[i].v, set[i].ok = s, true
+		}
+	}
+	if x.format == pipeline.FormatXML {
+		xb, err := p.xmlOut.JSONToXML(nil, transform.RawJSON(out), p.xmlRoot)
+		if err != nil {
+			return &pipeline.ExprError{Field: "response", Err: fmt.Errorf("writing XML: %w", err), Reason: "the response could not be written as XML"}
+		}
+		out = xb
+	}
+	if err := x.expired(); err != nil {
+		return err // the last moment a 504 can still be written
+	}
+	h := w.Header()
+	for i, c := range p.Calls {
+		r := &x.results[i]
+		for _, name := range c.forward {
+			if r.items != nil {
+				for k := range r.items {
+					forward(h, r.items[k].header, name)
+				}
+				continue
+			}
+			forward(h, r.header, name)
+		}
+	}
+	for i, hv := range set {
+		if hv.ok {
+			h.Set(p.response.headers[i].name, hv.v)
 		}
 	}
 	var failed []string
@@ -300,13 +337,6 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 	}
 	if len(failed) > 0 {
 		h.Set("Partial-Response", strings.Join(failed, ", "))
-	}
-	if x.format == pipeline.FormatXML {
-		xb, err := p.xmlOut.JSONToXML(nil, transform.RawJSON(out), p.xmlRoot)
-		if err != nil {
-			return &pipeline.ExprError{Field: "response", Err: fmt.Errorf("writing XML: %w", err), Reason: "the response could not be written as XML"}
-		}
-		out = xb
 	}
 	if len(p.formats) > 1 {
 		h.Add("Vary", "Accept")
@@ -330,11 +360,18 @@ func (x *exchange) respond(w http.ResponseWriter, start time.Time) error {
 	w.WriteHeader(status)
 	if x.r.Method != http.MethodHead {
 		out = append(out, '\n')
-		if err := pipeline.WriteBody(w, out, p.limits.WriteTimeout); err != nil {
+		if err := pipeline.WriteBody(w, out, p.limits.WriteTimeout, deadline); err != nil {
 			return &deliveryError{err}
 		}
 	}
 	return nil
+}
+
+// headerValue is a response header's value, ok false when its expression
+// gave nil (the header is left out).
+type headerValue struct {
+	v  string
+	ok bool
 }
 
 func toStatus(v any) (int, bool) {

@@ -48,6 +48,9 @@ type exchange struct {
 	proto     string
 	reqID     string
 	ran       bool // the call graph ran: Server-Timing lists the calls
+	// done is the endpoint context's Done: closed once its deadline
+	// passes or the client leaves.
+	done <-chan struct{}
 
 	// While the response is composed: the shared variables and the
 	// encoder that splices unchanged backend values.
@@ -70,16 +73,19 @@ func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer x.observeCalls()
 	err := x.prepare()
-	if err != nil {
-		x.ran = false
-	} else {
+	ctx := r.Context()
+	if err == nil {
+		// The endpoint's deadline covers the whole answer: the calls, the
+		// composition (which checks it between fields) and the writing.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(r.Context(), p.Timeout)
+		defer cancel()
+		x.done = ctx.Done()
 		x.ran = true
-		ctx, cancel := context.WithTimeout(r.Context(), p.Timeout)
 		err = x.run(ctx, cancel)
-		if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
+		if x.timedOut(ctx) {
 			err = pipeline.ErrEndpointTimeout
 		}
-		cancel()
 	}
 	// A body read that timed out cancels the request's context too, but the
 	// client is still there to be told.
@@ -93,11 +99,21 @@ func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		err = x.respond(w, start)
+		deadline, _ := ctx.Deadline()
+		err = x.respond(w, start, deadline)
 		if de, ok := errors.AsType[*deliveryError](err); ok {
-			// The answer was composed but not taken: the headers are out,
-			// so there is nothing left to tell the client.
+			// The answer was composed but not taken (the client stopped
+			// reading, or the deadline passed while it was written): the
+			// headers are out, so there is nothing left to tell the
+			// client; the connection closes, and the access line and
+			// metrics say 499.
 			x.logError(fmt.Errorf("%w: writing the answer: %v", pipeline.ErrClientClosed, de.err))
+			return
+		}
+		if err != nil && r.Context().Err() != nil {
+			// Gone while the answer was composed (expired says
+			// ErrEndpointTimeout for either end of the context).
+			x.logError(fmt.Errorf("%w: %v", pipeline.ErrClientClosed, err))
 			return
 		}
 	}
@@ -105,6 +121,24 @@ func (p *Plan) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Server-Timing", x.serverTiming(time.Since(start)))
 		x.logError(err)
 		pipeline.WriteError(w, r, err)
+	}
+}
+
+// timedOut reports whether the endpoint's deadline, not the client's
+// leaving, ended ctx.
+func (x *exchange) timedOut(ctx context.Context) bool {
+	return ctx.Err() == context.DeadlineExceeded && x.r.Context().Err() == nil
+}
+
+// expired is the error composition stops with once the endpoint's
+// context has ended (its deadline passed, or the client left), nil
+// before: a check cheap enough for every field.
+func (x *exchange) expired() error {
+	select {
+	case <-x.done:
+		return pipeline.ErrEndpointTimeout
+	default:
+		return nil
 	}
 }
 

@@ -33,7 +33,7 @@ var resilienceServiceKeys = []string{"eject_after", "eject_for", "health", "brea
 // list the same ones.
 var (
 	healthKeys      = []string{"path", "interval", "timeout"}
-	breakerKeys     = []string{"failure_ratio", "min_requests", "window", "open_for"}
+	breakerKeys     = []string{"failure_ratio", "min_requests", "window", "open_for", "consecutive_timeouts"}
 	retryKeys       = []string{"attempts", "backoff", "budget"}
 	callRetryKeys   = []string{"attempts", "backoff", "budget", "idempotent"}
 	maxAttempts     = 10
@@ -123,6 +123,8 @@ func (d *decoder) breaker(b *backend.Breaker, n *Node, field string) {
 			if v := d.boundedDuration(m.Value, f); v > 0 {
 				b.OpenFor = v
 			}
+		case "consecutive_timeouts":
+			b.ConsecutiveTimeouts = d.integer(m.Value, f, 0, maxMinRequests) // 0: off
 		}
 	}
 }

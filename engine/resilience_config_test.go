@@ -20,7 +20,7 @@ func TestResilienceKeysDecode(t *testing.T) {
 		"cart": {"urls": ["http://a.invalid", "http://b.invalid"], "balance": "least_requests",
 			"eject_after": 3, "eject_for": "10s",
 			"health": {"path": "/healthz", "interval": "2s"},
-			"breaker": {"failure_ratio": 0.25, "min_requests": 8, "window": "20s", "open_for": "1s"},
+			"breaker": {"failure_ratio": 0.25, "min_requests": 8, "window": "20s", "open_for": "1s", "consecutive_timeouts": 3},
 			"retry": {"attempts": 3, "backoff": "25ms", "budget": 0.1},
 			"hedge_after": "80ms", "max_connections": 16}}}`
 	spec := `{"method": "GET", "path": "/x", "calls": {
@@ -35,7 +35,7 @@ func TestResilienceKeysDecode(t *testing.T) {
 	cart := g.Config.Services["cart"]
 	want := Resilience{EjectAfter: 3, EjectFor: 10 * time.Second,
 		Health:  &backend.Health{Path: "/healthz", Interval: 2 * time.Second, Timeout: time.Second},
-		Breaker: backend.Breaker{FailureRatio: 0.25, MinRequests: 8, Window: 20 * time.Second, OpenFor: time.Second},
+		Breaker: backend.Breaker{FailureRatio: 0.25, MinRequests: 8, Window: 20 * time.Second, OpenFor: time.Second, ConsecutiveTimeouts: 3},
 		Retry:   backend.Retry{Attempts: 3, Backoff: 25 * time.Millisecond, Budget: 0.1}, HedgeAfter: 80 * time.Millisecond, MaxConnections: 16}
 	if got := cart.Resilience; got.Health == nil || *got.Health != *want.Health || got.Breaker != want.Breaker || got.Retry != want.Retry ||
 		got.EjectAfter != want.EjectAfter || got.EjectFor != want.EjectFor || got.HedgeAfter != want.HedgeAfter || got.MaxConnections != want.MaxConnections {

@@ -107,31 +107,49 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 // deadline.
 const chunk = 64 << 10
 
-// WriteBody writes b to w. An answer larger than one chunk is written a
-// chunk at a time, each within perChunk, and the whole within perChunk plus
-// a second per chunk: a client that stops reading has its connection
-// closed then, and one that reads slowly is served to the end, but no
-// client holds an answer's memory for longer than its size allows. The last
-// deadline stays set, so what the server flushes after the handler has
-// one too (the next request's write sets its own).
-func WriteBody(w http.ResponseWriter, b []byte, perChunk time.Duration) error {
-	if len(b) <= chunk || perChunk <= 0 {
-		_, err := w.Write(b)
-		return err
-	}
+// WriteBody writes b to w and flushes it. An answer larger than one chunk
+// is written a chunk at a time, each within perChunk, and the whole within
+// perChunk plus a second per chunk: a client that stops reading has its
+// connection closed then, and one that reads slowly is served to the end,
+// but no client holds an answer's memory for longer than its size allows.
+// A deadline that is not zero (the endpoint's) bounds every write too.
+// The error is the first write's or the flush's: the answer was not
+// delivered, and the server closes the connection. Once the answer is
+// flushed its deadline is cleared, so none is left on a connection that
+// serves another request.
+func WriteBody(w http.ResponseWriter, b []byte, perChunk time.Duration, deadline time.Time) error {
 	rc := http.NewResponseController(w)
-	overall := time.Now().Add(perChunk + time.Duration((len(b)+chunk-1)/chunk)*time.Second)
+	last := deadline // the bound of every write; zero: none of ours
+	if len(b) > chunk && perChunk > 0 {
+		overall := time.Now().Add(perChunk + time.Duration((len(b)+chunk-1)/chunk)*time.Second)
+		if last.IsZero() || overall.Before(last) {
+			last = overall
+		}
+	}
+	bounded := !last.IsZero()
 	for len(b) > 0 {
 		n := min(len(b), chunk)
-		d := time.Now().Add(perChunk)
-		if d.After(overall) {
-			d = overall
+		if bounded {
+			d := last
+			if perChunk > 0 {
+				if c := time.Now().Add(perChunk); c.Before(d) {
+					d = c
+				}
+			}
+			if rc.SetWriteDeadline(d) != nil {
+				bounded = false // unsupported (a recorder): no deadline
+			}
 		}
-		rc.SetWriteDeadline(d) // unsupported (a recorder): no deadline
 		if _, err := w.Write(b[:n]); err != nil {
 			return err
 		}
 		b = b[n:]
+	}
+	if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	if bounded {
+		rc.SetWriteDeadline(time.Time{})
 	}
 	return nil
 }

@@ -38,7 +38,11 @@ func balanceText(r engine.CallResilience) string {
 
 func breakerText(r engine.CallResilience) string {
 	b := r.Breaker
-	return fmt.Sprintf("opens at %s of %d+ in %s, for %s", strconv.FormatFloat(b.FailureRatio, 'f', -1, 64), b.MinRequests, b.Window, b.OpenFor)
+	s := fmt.Sprintf("opens at %s of %d+ in %s", strconv.FormatFloat(b.FailureRatio, 'f', -1, 64), b.MinRequests, b.Window)
+	if b.ConsecutiveTimeouts > 0 {
+		s += fmt.Sprintf(" or %d timeouts in a row", b.ConsecutiveTimeouts)
+	}
+	return s + fmt.Sprintf(", for %s", b.OpenFor)
 }
 
 func retryText(r engine.CallResilience) string {
@@ -64,7 +68,7 @@ func resilienceJSON(c *engine.Call) map[string]any {
 	out := map[string]any{
 		"balance": r.Balance, "instances": r.Instances, "eject_after": r.EjectAfter, "eject_for_ms": ms(r.EjectFor),
 		"breaker": map[string]any{"failure_ratio": r.Breaker.FailureRatio, "min_requests": r.Breaker.MinRequests,
-			"window_ms": ms(r.Breaker.Window), "open_for_ms": ms(r.Breaker.OpenFor)},
+			"window_ms": ms(r.Breaker.Window), "open_for_ms": ms(r.Breaker.OpenFor), "consecutive_timeouts": r.Breaker.ConsecutiveTimeouts},
 		"retry":           map[string]any{"attempts": r.Attempts, "backoff_ms": ms(r.Backoff), "budget": r.Budget, "idempotent": r.Idempotent},
 		"hedge_after_ms":  ms(r.HedgeAfter),
 		"max_connections": r.MaxConnections,

@@ -167,3 +167,86 @@ func TestBreakerCounts(t *testing.T) {
 		})
 	}
 }
+
+// TestBreakerOpensOnTimeoutsInRow, on synctest's clock: a single instance
+// that stops answering opens the breaker after consecutive_timeouts calls
+// in a row have each waited out their own timeout, however many successes
+// the window holds; the next call fails at once. Timeouts the endpoint's
+// deadline cut short, and a row broken by an answer, do not open it.
+func TestBreakerOpensOnTimeoutsInRow(t *testing.T) {
+	frozen := func(*http.Request) (int, time.Duration, error) { return 200, time.Hour, nil }
+	breaker := Breaker{FailureRatio: 0.5, MinRequests: 20, Window: 10 * time.Second, OpenFor: 5 * time.Second, ConsecutiveTimeouts: 3}
+	// call makes one call with its own timeout of 500ms, under a context
+	// that ends after within (the endpoint's deadline, or the call's).
+	call := func(c *Client, within time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), within)
+		defer cancel()
+		req := get("/")
+		req.Timeout = 500 * time.Millisecond
+		_, err := c.Do(ctx, req)
+		return err
+	}
+	synctest.Test(t, func(t *testing.T) {
+		tr := &fakeTransport{answer: statusAnswer(200)}
+		c := New(Config{Name: "svc", URLs: []string{"http://a"}, MaxBody: 64, Transport: tr, Breaker: breaker})
+		for range 100 { // a window full of successes
+			if err := call(c, 500*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tr.set(frozen)
+		start := time.Now()
+		for i := range 3 {
+			if f := failure(call(c, 500*time.Millisecond)); f != pipeline.FailTimeout {
+				t.Fatalf("call %d: failure %d, want a timeout", i, f)
+			}
+		}
+		if took := time.Since(start); took != 1500*time.Millisecond {
+			t.Errorf("three timeouts took %v", took)
+		}
+		start = time.Now()
+		if f := failure(call(c, 500*time.Millisecond)); f != pipeline.FailBreakerOpen {
+			t.Fatalf("after three timeouts in a row: failure %d, want the breaker open", f)
+		}
+		if took := time.Since(start); took != 0 {
+			t.Errorf("a call with the breaker open took %v", took)
+		}
+		if n := tr.count("a"); n != 103 {
+			t.Errorf("the backend saw %d requests, want 103", n)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		tr := &fakeTransport{answer: frozen}
+		c := New(Config{Name: "svc", URLs: []string{"http://a"}, MaxBody: 64, Transport: tr, Breaker: breaker})
+		for i := range 10 { // cut short by the endpoint's deadline: not the service's fault
+			if f := failure(call(c, 100*time.Millisecond)); f != pipeline.FailTimeout {
+				t.Fatalf("cut short %d: failure %d", i, f)
+			}
+		}
+		for i := range 10 { // two timeouts, an answer, and again
+			if i%3 == 2 {
+				tr.set(statusAnswer(200))
+			} else {
+				tr.set(frozen)
+			}
+			if f := failure(call(c, 500*time.Millisecond)); f == pipeline.FailBreakerOpen {
+				t.Fatalf("call %d: the breaker opened without three timeouts in a row", i)
+			}
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		off := breaker
+		off.ConsecutiveTimeouts = 0
+		tr := &fakeTransport{answer: statusAnswer(200)}
+		c := New(Config{Name: "svc", URLs: []string{"http://a"}, MaxBody: 64, Transport: tr, Breaker: off})
+		for range 100 {
+			call(c, 500*time.Millisecond)
+		}
+		tr.set(frozen)
+		for i := range 10 {
+			if f := failure(call(c, 500*time.Millisecond)); f != pipeline.FailTimeout {
+				t.Fatalf("consecutive_timeouts 0, call %d: failure %d, want a timeout", i, f)
+			}
+		}
+	})
+}

@@ -97,20 +97,23 @@ type Client struct {
 	// retries counts tries the retry layer made after the first; hedges,
 	// the second tries the hedge layer sent.
 	retries, hedges atomic.Uint64
-	config          Config // as New was given it: a reload keeps a client whose config is unchanged
-	name            string
-	pool            *pool
-	transport       http.RoundTripper
-	maxBody         int64
-	retryCfg        Retry
-	cb              *gobreaker.CircuitBreaker[struct{}]
-	budget          *retryBudget
-	conns           chan struct{} // a slot per connection allowed, nil: unbounded
-	health          *Health       // nil: no active checks
-	checks          checkers
-	tracer          *tracing.Tracer // nil: no client spans
-	do              roundTrip       // the layers, composed once
-	cc              cacheCounters
+	// timeoutsInRow counts the service's calls that timed out in a row
+	// (the breaker layer's countTimeout).
+	timeoutsInRow atomic.Int64
+	config        Config // as New was given it: a reload keeps a client whose config is unchanged
+	name          string
+	pool          *pool
+	transport     http.RoundTripper
+	maxBody       int64
+	retryCfg      Retry
+	cb            *gobreaker.CircuitBreaker[struct{}]
+	budget        *retryBudget
+	conns         chan struct{} // a slot per connection allowed, nil: unbounded
+	health        *Health       // nil: no active checks
+	checks        checkers
+	tracer        *tracing.Tracer // nil: no client spans
+	do            roundTrip       // the layers, composed once
+	cc            cacheCounters
 }
 
 // attempt is one try of a request on its way down the layers.
@@ -140,7 +143,8 @@ func New(cfg Config) *Client {
 		cfg.Breaker = DefaultBreaker
 	}
 	c := &Client{name: cfg.Name, transport: cfg.Transport, maxBody: cfg.MaxBody, retryCfg: cfg.Retry, tracer: cfg.Tracer,
-		pool: newPool(cfg.URLs, cfg.LeastRequests, cfg.EjectAfter, cfg.EjectFor), cb: newBreaker(cfg.Name, cfg.Breaker)}
+		pool: newPool(cfg.URLs, cfg.LeastRequests, cfg.EjectAfter, cfg.EjectFor)}
+	c.cb = newBreaker(cfg.Name, cfg.Breaker, &c.timeoutsInRow)
 	c.budget = newRetryBudget(cfg.Breaker.Window)
 	c.config = given
 	if h := cfg.Health; h != nil {

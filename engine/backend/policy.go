@@ -27,6 +27,9 @@ type Breaker struct {
 	MinRequests  int           // requests in the window before it may open
 	Window       time.Duration // the rolling window the counts cover
 	OpenFor      time.Duration // how long it stays open before probing
+	// ConsecutiveTimeouts opens it on that many calls in a row that timed
+	// out having had nearly all of their own timeout; 0: never.
+	ConsecutiveTimeouts int
 }
 
 // Health configures active health checks: a GET of Path on each instance
@@ -39,16 +42,17 @@ type Health struct {
 
 // Defaults of the spec format (version 1.1, "Resilience").
 const (
-	DefaultEjectAfter   = 5
-	DefaultEjectFor     = 30 * time.Second
-	DefaultAttempts     = 2
-	DefaultBudget       = 0.2
-	DefaultFailureRatio = 0.5
-	DefaultMinRequests  = 20
-	DefaultWindow       = 10 * time.Second
-	DefaultOpenFor      = 5 * time.Second
-	DefaultHealthEvery  = 5 * time.Second
-	DefaultHealthWait   = time.Second
+	DefaultEjectAfter          = 5
+	DefaultEjectFor            = 30 * time.Second
+	DefaultAttempts            = 2
+	DefaultBudget              = 0.2
+	DefaultFailureRatio        = 0.5
+	DefaultMinRequests         = 20
+	DefaultWindow              = 10 * time.Second
+	DefaultOpenFor             = 5 * time.Second
+	DefaultConsecutiveTimeouts = 5
+	DefaultHealthEvery         = 5 * time.Second
+	DefaultHealthWait          = time.Second
 	// MinRetriesPerWindow is the budget's floor, however low the traffic.
 	MinRetriesPerWindow = 10
 )
@@ -58,7 +62,7 @@ var DefaultRetry = Retry{Attempts: DefaultAttempts, Budget: DefaultBudget}
 
 // DefaultBreaker is the breaker of a service that sets none.
 var DefaultBreaker = Breaker{FailureRatio: DefaultFailureRatio, MinRequests: DefaultMinRequests,
-	Window: DefaultWindow, OpenFor: DefaultOpenFor}
+	Window: DefaultWindow, OpenFor: DefaultOpenFor, ConsecutiveTimeouts: DefaultConsecutiveTimeouts}
 
 // idempotent reports whether a request may be sent twice: GET and HEAD,
 // or any method the call declares idempotent.

@@ -9,7 +9,7 @@ import (
 )
 
 // StatusClientClosed is the status of a request whose client went away
-// before an answer was written.
+// before an answer was written, or whose answer was cut short.
 const StatusClientClosed = 499
 
 // Stage counts each request of e: in flight while it runs, then its status
@@ -36,6 +36,12 @@ func Stage(e *Endpoint, out *logs.Output, route string) func(http.Handler) http.
 					if v != http.ErrAbortHandler {
 						sw.Status = http.StatusInternalServerError
 					}
+				}
+				if sw.Aborted {
+					// The answer was cut short (a write deadline, a client
+					// that stopped reading): whatever its headers said, the
+					// client did not get it.
+					sw.Status = StatusClientClosed
 				}
 				status := sw.Status
 				if status == 0 {

@@ -351,7 +351,7 @@ func writeAnswer(w http.ResponseWriter, r *http.Request, status int, body []byte
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		pipeline.WriteBody(w, body, perChunk)
+		pipeline.WriteBody(w, body, perChunk, time.Time{})
 	}
 }
 

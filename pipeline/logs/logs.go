@@ -14,6 +14,7 @@ package logs
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -148,6 +149,11 @@ type Recorder struct {
 	Status int
 	Bytes  int64
 	Rec    Record
+	// Aborted: a write or flush of the answer failed (the client stopped
+	// reading, a write deadline passed). The connection is broken and
+	// the server closes it, whatever status its headers said: the client
+	// did not get the answer.
+	Aborted bool
 }
 
 // WriteHeader notes the status (the first final one) and passes it on.
@@ -165,6 +171,9 @@ func (s *Recorder) Write(b []byte) (int, error) {
 	}
 	n, err := s.ResponseWriter.Write(b)
 	s.Bytes += int64(n)
+	if err != nil {
+		s.Aborted = true
+	}
 	return n, err
 }
 
@@ -176,6 +185,17 @@ func (s *Recorder) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// FlushError passes a flush on and returns its error (for
+// http.ResponseController): an answer that could not be flushed is
+// aborted.
+func (s *Recorder) FlushError() error {
+	err := http.NewResponseController(s.ResponseWriter).Flush()
+	if err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.Aborted = true
+	}
+	return err
 }
 
 var recorders = sync.Pool{New: func() any { return new(Recorder) }}

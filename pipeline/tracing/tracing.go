@@ -138,6 +138,9 @@ func (t *Tracer) Stage(route string) func(http.Handler) http.Handler {
 			sw := &statusWriter{ResponseWriter: w}
 			defer func() {
 				status := sw.status
+				if sw.aborted {
+					status = 499 // the answer was not delivered: the connection closed
+				}
 				if status == 0 {
 					status = http.StatusOK
 					if r.Context().Err() != nil {
@@ -209,7 +212,8 @@ func (t *Tracer) Inject(ctx context.Context, h http.Header) {
 
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status  int
+	aborted bool // a write or flush failed: the client did not get the answer
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -223,7 +227,11 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
-	return s.ResponseWriter.Write(b)
+	n, err := s.ResponseWriter.Write(b)
+	if err != nil {
+		s.aborted = true
+	}
+	return n, err
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.
@@ -234,4 +242,14 @@ func (s *statusWriter) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// FlushError passes a flush on and returns its error, so that
+// http.ResponseController sees a flush that failed.
+func (s *statusWriter) FlushError() error {
+	err := http.NewResponseController(s.ResponseWriter).Flush()
+	if err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.aborted = true
+	}
+	return err
 }
