@@ -198,7 +198,8 @@ func TestTracingSpans(t *testing.T) {
 	if st := tracedGet(t, front, "/broken"); st != http.StatusBadGateway {
 		t.Fatalf("broken: status %d, want 502", st)
 	}
-	g.Close() // flushes the batch, bounded by its timeout
+	front.Close() // waits for the handlers, whose server spans end as they return
+	g.Close()     // flushes the batch, bounded by its timeout
 
 	spans, services, paths := rc.received()
 	for _, p := range paths {
@@ -374,6 +375,7 @@ func TestTracingSampleRatioZero(t *testing.T) {
 			t.Fatalf("status %d", st)
 		}
 	}
+	front.Close() // the answers are flushed before the handlers (and their spans) end
 	g.Close()
 	spans, services, _ := rc.received()
 	if len(spans) != 3 {
@@ -485,6 +487,7 @@ func TestTracingHedge(t *testing.T) {
 	if st := tracedGet(t, front, "/h"); st != 200 {
 		t.Fatalf("status %d", st)
 	}
+	front.Close() // the answer is flushed before the handler (and its span) ends
 	g.Close()
 	spans, _, _ := rc.received()
 	var server *tracepb.Span
