@@ -119,11 +119,15 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	first := gw.Config
 	// A reload swaps endpoints, services, auth, limits and caches; the
 	// listeners and their bounds stay as they started.
+	var ln *pipeline.Listener
 	reload := func(prev *engine.Gateway) (*engine.Gateway, error) {
 		next, err := load(prev)
 		if err == nil {
 			warnRestartOnly(log, first, next.Config)
 			applyLog(next.Config.Log)
+			if ln != nil { // set before anything can reload
+				ln.SetPerClient(next.Limits.MaxConnectionsPerIP, next.Config.TrustedProxies)
+			}
 		}
 		return next, err
 	}
@@ -146,7 +150,11 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	if err != nil {
 		return err
 	}
-	ln := pipeline.Limit(pub, maxConns)
+	// The Set lives as long as the process (a reload keeps it), so the
+	// listener counts into the first gateway's.
+	ln = pipeline.Bound(pub, pipeline.Bounds{Max: maxConns, PerClient: gw.Limits.MaxConnectionsPerIP,
+		Trusted: gw.Config.TrustedProxies, Refused: gw.Metrics.ConnectionRefused})
+	srv.ConnState = ln.ConnState
 	var draining atomic.Bool
 	var admin *http.Server
 	if a := gw.Config.AdminListen; a != "" {
