@@ -40,6 +40,7 @@ type Listener struct {
 	per     atomic.Pointer[perClient]
 	refused func(reason string)
 	track   bool // connections are counted: there is a bound
+	alive   bool // set TCP keep-alive on the connections admitted
 	done    chan struct{}
 	once    sync.Once
 
@@ -61,6 +62,11 @@ type Bounds struct {
 	// Refused, when set, is told of each connection a bound closed, with
 	// its reason: RefusedPerClient, RefusedIdle or RefusedHeaderless.
 	Refused func(reason string)
+	// KeepAlive sets TCP keep-alive (Go's defaults) on each connection
+	// admitted, for a listener made with keep-alive off
+	// (net.ListenConfig.KeepAlive -1), so a refused one costs no system
+	// calls for it.
+	KeepAlive bool
 }
 
 // The reasons a Listener closes a connection.
@@ -82,7 +88,7 @@ func Limit(ln net.Listener, max int) *Listener { return Bound(ln, Bounds{Max: ma
 
 // Bound wraps ln with b's bounds.
 func Bound(ln net.Listener, b Bounds) *Listener {
-	l := &Listener{Listener: ln, max: b.Max, refused: b.Refused,
+	l := &Listener{Listener: ln, max: b.Max, refused: b.Refused, alive: b.KeepAlive,
 		done: make(chan struct{}), room: make(chan struct{}, 1), clients: map[netip.Addr]*client{}}
 	l.per.Store(&perClient{max: b.PerClient, trusted: b.Trusted})
 	l.track = l.max > 0 || b.PerClient > 0
@@ -121,6 +127,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if !l.track {
+			l.keepAlive(nc)
 			return &conn{Conn: nc, l: l}, nil
 		}
 		c, err := l.admit(nc)
@@ -199,7 +206,15 @@ func (l *Listener) admit(nc net.Conn) (*conn, error) {
 	c := &conn{Conn: nc, l: l}
 	l.add(c, key, trusted)
 	l.mu.Unlock()
+	l.keepAlive(nc)
 	return c, nil
+}
+
+// keepAlive sets TCP keep-alive on an admitted connection, if asked.
+func (l *Listener) keepAlive(nc net.Conn) {
+	if tc, ok := nc.(*net.TCPConn); ok && l.alive {
+		tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true})
+	}
 }
 
 func (l *Listener) count(reason string) {

@@ -403,3 +403,30 @@ func TestFullOfRequestsWaits(t *testing.T) {
 		t.Errorf("reason %q, want %q", r, RefusedIdle)
 	}
 }
+
+// TestKeepAliveOnAdmitted: with Bounds.KeepAlive over a listener made
+// without keep-alive, admitted connections have it and refused ones were
+// never given it.
+func TestKeepAliveOnAdmitted(t *testing.T) {
+	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Bound(ln, Bounds{Max: 10, PerClient: 1, KeepAlive: true})
+	defer l.Close()
+	dialFrom(t, "127.0.0.2", ln.Addr().String())
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	raw, err := c.(*conn).Conn.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := 0
+	raw.Control(func(fd uintptr) { on, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) })
+	if on != 1 {
+		t.Error("keep-alive is off on an admitted connection")
+	}
+}

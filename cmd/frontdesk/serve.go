@@ -146,14 +146,16 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	nofile := raiseFileLimit()
 	maxConns := connectionBound(gw.Limits.MaxConnections, gw.Config.Limits.MaxConnections != 0, nofile, log)
 	srv := newServer(live, gw, log)
-	pub, err := net.Listen("tcp", addr)
+	// Keep-alive is set on the connections the listener admits, not on
+	// those it refuses at once.
+	pub, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return err
 	}
 	// The Set lives as long as the process (a reload keeps it), so the
 	// listener counts into the first gateway's.
 	ln = pipeline.Bound(pub, pipeline.Bounds{Max: maxConns, PerClient: gw.Limits.MaxConnectionsPerIP,
-		Trusted: gw.Config.TrustedProxies, Refused: gw.Metrics.ConnectionRefused})
+		Trusted: gw.Config.TrustedProxies, Refused: gw.Metrics.ConnectionRefused, KeepAlive: true})
 	srv.ConnState = ln.ConnState
 	var draining atomic.Bool
 	var admin *http.Server

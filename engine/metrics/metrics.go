@@ -54,6 +54,7 @@ type Set struct {
 	reloads      *prometheus.CounterVec
 	lastReload   prometheus.Gauge
 	connRefused  *prometheus.CounterVec
+	refusedBy    [len(ConnRefusedReasons)]prometheus.Counter
 }
 
 // ConnRefusedReasons are the reason label's values of
@@ -87,8 +88,8 @@ func New() *Set {
 	s.connRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frontdesk_connections_refused_total",
 		Help: "Client connections the public listener closed, by reason: per_ip (its client address held max_connections_per_ip already), idle_evicted or headerless_evicted (idle, or without a complete request, closed to make room at max_connections)."},
 		[]string{"reason"})
-	for _, r := range ConnRefusedReasons {
-		s.connRefused.WithLabelValues(r)
+	for i, r := range ConnRefusedReasons {
+		s.refusedBy[i] = s.connRefused.WithLabelValues(r)
 	}
 	s.reg.MustRegister(s.requests, s.duration, s.inflight, s.callDuration, s.funcs, s.reloads, s.lastReload, s.connRefused,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
@@ -183,6 +184,12 @@ func (s *Set) Forget(route string) {
 // closed, with its reason. The Set, and so the count, lives as long as the
 // process: a reload's gateway keeps its predecessor's Set.
 func (s *Set) ConnectionRefused(reason string) {
+	for i, r := range ConnRefusedReasons {
+		if r == reason {
+			s.refusedBy[i].Inc()
+			return
+		}
+	}
 	s.connRefused.WithLabelValues(reason).Inc()
 }
 
