@@ -131,8 +131,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return &conn{Conn: nc, l: l}, nil
 		}
 		c, err := l.admit(nc)
-		if c != nil || err != nil {
-			return c, err
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			return c, nil
 		}
 	}
 }
