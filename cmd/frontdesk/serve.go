@@ -117,15 +117,16 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	}
 	applyLog(gw.Config.Log)
 	first := gw.Config
-	// A reload swaps endpoints, services, auth, limits and caches; the
-	// listeners and their bounds stay as they started.
-	var ln *pipeline.Listener
+	// A reload swaps endpoints, services, auth, limits and caches, and
+	// gives the public listener its per-address bound and trusted proxies;
+	// the listeners and max_connections stay as they started.
+	var ln *pipeline.Listener // set before anything can reload
 	reload := func(prev *engine.Gateway) (*engine.Gateway, error) {
 		next, err := load(prev)
 		if err == nil {
 			warnRestartOnly(log, first, next.Config)
 			applyLog(next.Config.Log)
-			if ln != nil { // set before anything can reload
+			if ln != nil {
 				ln.SetPerClient(next.Limits.MaxConnectionsPerIP, next.Config.TrustedProxies)
 			}
 		}
