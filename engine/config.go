@@ -76,6 +76,11 @@ type Limits struct {
 	MaxConnections  int           // open client connections on the public listener
 	ReadBodyTimeout time.Duration // for a client to send its whole body
 	WriteTimeout    time.Duration // for a client to take each 64 KB of an answer
+
+	// MaxConnectionsPerIP bounds the open connections of one client
+	// address (an IPv6 /64) on the public listener; trusted proxies have
+	// no such bound. Process-wide, gateway.json only.
+	MaxConnectionsPerIP int
 }
 
 // Defaults for everything gateway.json may leave out.
@@ -88,6 +93,7 @@ const (
 	DefaultDecoded         = 128 << 20
 	DefaultInFlight        = 1024
 	DefaultConnections     = 10000 // lowered to half the descriptor limit when that is smaller
+	DefaultConnsPerIP      = 256
 	DefaultReadBodyTimeout = 10 * time.Second
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultEndpointTimeout = 10 * time.Second
@@ -221,7 +227,7 @@ var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 var (
 	serviceKeys = append([]string{"urls", "balance", "timeout"}, resilienceServiceKeys...)
 	limitsKeys  = []string{"max_request_body", "max_backend_body", "max_calls_per_request", "max_json_depth",
-		"max_decoded", "max_decoded_total", "max_in_flight", "max_connections", "read_body_timeout", "write_timeout"}
+		"max_decoded", "max_decoded_total", "max_in_flight", "max_connections", "max_connections_per_ip", "read_body_timeout", "write_timeout"}
 )
 
 func (d *decoder) service(name string, n *Node) *ServiceConfig {
@@ -292,6 +298,8 @@ func (d *decoder) limits(n *Node, field string) Limits {
 			l.MaxInFlight = d.integer(m.Value, f, 1, 1000000)
 		case "max_connections":
 			l.MaxConnections = d.integer(m.Value, f, 1, 10000000)
+		case "max_connections_per_ip":
+			l.MaxConnectionsPerIP = d.integer(m.Value, f, 1, 10000000)
 		case "read_body_timeout":
 			l.ReadBodyTimeout = d.duration(m.Value, f)
 		case "write_timeout":
@@ -310,6 +318,7 @@ func (l Limits) withDefaults(def Limits) Limits {
 	fill(&l.MaxDecoded, def.MaxDecoded)
 	fill(&l.MaxInFlight, def.MaxInFlight)
 	fill(&l.MaxConnections, def.MaxConnections)
+	fill(&l.MaxConnectionsPerIP, def.MaxConnectionsPerIP)
 	fill(&l.ReadBodyTimeout, def.ReadBodyTimeout)
 	fill(&l.WriteTimeout, def.WriteTimeout)
 	return l
@@ -333,6 +342,8 @@ var builtinLimits = Limits{
 	MaxConnections:     DefaultConnections,
 	ReadBodyTimeout:    DefaultReadBodyTimeout,
 	WriteTimeout:       DefaultWriteTimeout,
+
+	MaxConnectionsPerIP: DefaultConnsPerIP,
 }
 
 // service returns the named service, or a stub when stubs are on.

@@ -376,10 +376,12 @@ func keyString(v any) (string, bool) {
 	return string(b), true
 }
 
-// clientIP is the client's address: the peer, or, when the peer is a
-// trusted proxy, the X-Forwarded-For entry nearest to it that is not a
-// trusted proxy (read from the right, as each proxy appends the address
-// it saw). A malformed entry stops the walk at the last good address.
+// clientIP is the client's address as rate limits key it: the peer, or,
+// when the peer is a trusted proxy, the X-Forwarded-For entry nearest to
+// it that is not a trusted proxy (read from the right, as each proxy
+// appends the address it saw); an IPv6 address by its /64 and an
+// IPv4-mapped one as IPv4 (pipeline.ClientKey). A malformed entry stops
+// the walk at the last good address.
 func clientIP(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -391,7 +393,7 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 	}
 	a = a.Unmap()
 	if !isTrusted(a, trusted) {
-		return a.String()
+		return pipeline.ClientKey(a).String()
 	}
 	prior := r.Header.Values("X-Forwarded-For")
 	for i := len(prior) - 1; i >= 0; i-- {
@@ -399,15 +401,15 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 		for j := len(entries) - 1; j >= 0; j-- {
 			e, err := netip.ParseAddr(strings.TrimSpace(entries[j]))
 			if err != nil {
-				return a.String()
+				return pipeline.ClientKey(a).String()
 			}
 			a = e.Unmap()
 			if !isTrusted(a, trusted) {
-				return a.String()
+				return pipeline.ClientKey(a).String()
 			}
 		}
 	}
-	return a.String()
+	return pipeline.ClientKey(a).String()
 }
 
 // isTrusted reports whether a is in one of the trusted_proxies.

@@ -176,6 +176,31 @@ func TestRateLimitKeys(t *testing.T) {
 	}
 }
 
+// TestRateLimitIPv6ByPrefix: key "ip" counts an IPv6 client by its /64
+// (a subscriber's block: another address in it is the same client) and an
+// IPv4-mapped IPv6 address as the IPv4 one.
+func TestRateLimitIPv6ByPrefix(t *testing.T) {
+	g, _ := limitGateway(t, `, "trusted_proxies": ["127.0.0.1", "::1"]`, map[string]string{
+		"ip": `{"method": "GET", "path": "/ip", "rate_limit": {"rate": "1/h", "burst": 1, "key": "ip"},
+  "response": {"body": {"ok": "true"}}}`,
+	})
+	url := serve(t, g)
+	for _, s := range []struct {
+		xff    string
+		status int
+	}{
+		{"2001:db8:1:2::1", 200},
+		{"2001:db8:1:2:ffff:eeee:dddd:cccc", 429}, // the same /64
+		{"2001:db8:1:3::1", 200},                  // the next /64
+		{"192.0.2.9", 200},
+		{"::ffff:192.0.2.9", 429}, // the same IPv4 client
+	} {
+		if resp := get(t, url+"/ip", "X-Forwarded-For", s.xff); resp.StatusCode != s.status {
+			t.Errorf("X-Forwarded-For %s: %d, want %d", s.xff, resp.StatusCode, s.status)
+		}
+	}
+}
+
 // TestRateLimitClientOverride: an API key client's own rate_limit replaces
 // the endpoint's for that client; a client without one gets the
 // endpoint's; the override also holds on an endpoint with no limit.

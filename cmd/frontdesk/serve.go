@@ -117,13 +117,18 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	}
 	applyLog(gw.Config.Log)
 	first := gw.Config
-	// A reload swaps endpoints, services, auth, limits and caches; the
-	// listeners and their bounds stay as they started.
+	// A reload swaps endpoints, services, auth, limits and caches, and
+	// gives the public listener its per-address bound and trusted proxies;
+	// the listeners and max_connections stay as they started.
+	var ln *pipeline.Listener // set before anything can reload
 	reload := func(prev *engine.Gateway) (*engine.Gateway, error) {
 		next, err := load(prev)
 		if err == nil {
 			warnRestartOnly(log, first, next.Config)
 			applyLog(next.Config.Log)
+			if ln != nil {
+				ln.SetPerClient(next.Limits.MaxConnectionsPerIP, next.Config.TrustedProxies)
+			}
 		}
 		return next, err
 	}
@@ -146,11 +151,17 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	nofile := raiseFileLimit()
 	maxConns := connectionBound(gw.Limits.MaxConnections, gw.Config.Limits.MaxConnections != 0, nofile, log)
 	srv := newServer(live, gw, log)
-	pub, err := net.Listen("tcp", addr)
+	// Keep-alive is set on the connections the listener admits, not on
+	// those it refuses at once.
+	pub, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return err
 	}
-	ln := pipeline.Limit(pub, maxConns)
+	// The Set lives as long as the process (a reload keeps it), so the
+	// listener counts into the first gateway's.
+	ln = pipeline.Bound(pub, pipeline.Bounds{Max: maxConns, PerClient: gw.Limits.MaxConnectionsPerIP,
+		Trusted: gw.Config.TrustedProxies, Refused: gw.Metrics.ConnectionRefused, KeepAlive: true})
+	srv.ConnState = ln.ConnState
 	var draining atomic.Bool
 	var admin *http.Server
 	if a := gw.Config.AdminListen; a != "" {

@@ -53,7 +53,14 @@ type Set struct {
 	funcs        *funcCollector
 	reloads      *prometheus.CounterVec
 	lastReload   prometheus.Gauge
+	connRefused  *prometheus.CounterVec
+	refusedBy    [len(ConnRefusedReasons)]prometheus.Counter
 }
+
+// ConnRefusedReasons are the reason label's values of
+// frontdesk_connections_refused_total (pipeline's Refused* reasons); each
+// series exists from start.
+var ConnRefusedReasons = [...]string{"per_ip", "idle_evicted", "headerless_evicted"}
 
 // New makes a Set on a registry of its own, with the Go and process
 // collectors.
@@ -78,7 +85,13 @@ func New() *Set {
 	s.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{Name: "frontdesk_reload_last_success_timestamp_seconds",
 		Help: "Unix time of the last configuration that loaded clean: the start, or the last successful reload."})
 	s.lastReload.SetToCurrentTime()
-	s.reg.MustRegister(s.requests, s.duration, s.inflight, s.callDuration, s.funcs, s.reloads, s.lastReload,
+	s.connRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frontdesk_connections_refused_total",
+		Help: "Client connections the public listener closed, by reason: per_ip (its client address held max_connections_per_ip already), idle_evicted or headerless_evicted (idle, or without a complete request, closed to make room at max_connections)."},
+		[]string{"reason"})
+	for i, r := range ConnRefusedReasons {
+		s.refusedBy[i] = s.connRefused.WithLabelValues(r)
+	}
+	s.reg.MustRegister(s.requests, s.duration, s.inflight, s.callDuration, s.funcs, s.reloads, s.lastReload, s.connRefused,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return s
 }
@@ -165,6 +178,19 @@ func (s *Set) Forget(route string) {
 	s.duration.DeletePartialMatch(l)
 	s.inflight.DeletePartialMatch(l)
 	s.callDuration.DeletePartialMatch(l)
+}
+
+// ConnectionRefused counts one client connection the public listener
+// closed, with its reason. The Set, and so the count, lives as long as the
+// process: a reload's gateway keeps its predecessor's Set.
+func (s *Set) ConnectionRefused(reason string) {
+	for i, r := range ConnRefusedReasons {
+		if r == reason {
+			s.refusedBy[i].Inc()
+			return
+		}
+	}
+	s.connRefused.WithLabelValues(reason).Inc()
 }
 
 // Reloaded records one reload: ok when it was swapped in at at, else
