@@ -11,22 +11,64 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"frontdesk/engine"
 	"frontdesk/pipeline/auth"
 	"frontdesk/pipeline/logs"
 )
 
-// syncBuffer is a log sink the race detector accepts.
+// syncBuffer is a log sink the race detector accepts. Lines written after
+// an answer was flushed (the access line is written once the handler
+// returns, and the answer is flushed inside it) are waited for with
+// waitFor.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{} // a token after each write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	select {
+	case s.signal() <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+// signal is the write channel, made on first use; s.mu is held.
+func (s *syncBuffer) signal() chan struct{} {
+	if s.wrote == nil {
+		s.wrote = make(chan struct{}, 1)
+	}
+	return s.wrote
+}
+
+// waitFor waits until done holds of the lines written, or 10s have
+// passed (the caller's check then says what is missing).
+func (s *syncBuffer) waitFor(done func(lines []string) bool) {
+	deadline := time.After(10 * time.Second)
+	for {
+		s.mu.Lock()
+		ch := s.signal()
+		s.mu.Unlock()
+		if done(s.lines()) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// waitLines waits, within a bound, for at least n lines.
+func (s *syncBuffer) waitLines(n int) {
+	s.waitFor(func(l []string) bool { return len(l) >= n && (n == 0 || l[0] != "") })
 }
 
 func (s *syncBuffer) lines() []string {
@@ -121,10 +163,20 @@ type accessLine struct {
 	} `json:"calls"`
 }
 
-// requestLines parses every line; each must be valid JSON, and the
-// "request" ones are returned in order.
-func requestLines(t *testing.T, sink *syncBuffer) []accessLine {
+// requestLines waits, within a bound, for want "request" lines, then parses
+// every line; each must be valid JSON, and the "request" ones are returned
+// in order.
+func requestLines(t *testing.T, sink *syncBuffer, want int) []accessLine {
 	t.Helper()
+	sink.waitFor(func(lines []string) bool {
+		n := 0
+		for _, l := range lines {
+			if strings.Contains(l, `"msg":"request"`) {
+				n++
+			}
+		}
+		return n >= want
+	})
 	var out []accessLine
 	for _, l := range sink.lines() {
 		if l == "" {
@@ -152,7 +204,7 @@ func TestAccessLog(t *testing.T) {
 	send(t, srv, "/nope")
 	send(t, srv, "/me/u1", "Authorization", "Bearer not-a-token")
 
-	lines := requestLines(t, sink)
+	lines := requestLines(t, sink, 7)
 	if len(lines) != 7 {
 		t.Fatalf("%d request lines for 7 requests:\n%s", len(lines), strings.Join(sink.lines(), "\n"))
 	}
@@ -194,7 +246,7 @@ func TestAccessLogEscapes(t *testing.T) {
 	srv, sink, _ := accessGateway(t, "")
 	sub := "a\"b\\c\nd\u2028e\x01f\xffg"
 	send(t, srv, "/me/u1", "Authorization", "Bearer "+token(t, map[string]any{"sub": sub}))
-	lines := requestLines(t, sink)
+	lines := requestLines(t, sink, 1)
 	if len(lines) != 1 || lines[0].Client != strings.Replace(sub, "\xff", "\ufffd", 1) {
 		t.Fatalf("client = %q, want %q", lines[0].Client, sub)
 	}
@@ -203,6 +255,7 @@ func TestAccessLogEscapes(t *testing.T) {
 func TestAccessLogFormatsAndSwitches(t *testing.T) {
 	srv, sink, _ := accessGateway(t, `, "log": {"format": "text"}`)
 	send(t, srv, "/c")
+	sink.waitLines(1)
 	l := sink.lines()
 	if len(l) != 1 || !strings.HasPrefix(l[0], "time=") || !strings.Contains(l[0], " level=INFO msg=request ") ||
 		!strings.Contains(l[0], " route=/c status=200 ") || !strings.Contains(l[0], ` cache=miss calls="user:200:`) {
@@ -212,19 +265,20 @@ func TestAccessLogFormatsAndSwitches(t *testing.T) {
 	srv, sink, _ = accessGateway(t, `, "log": {"access": false}`)
 	send(t, srv, "/c")
 	send(t, srv, "/bad")
-	if n := len(requestLines(t, sink)); n != 0 {
+	if n := len(requestLines(t, sink, 0)); n != 0 {
 		t.Fatalf("access false: %d request lines", n)
 	}
 
 	srv, sink, _ = accessGateway(t, `, "log": {"level": "warn"}`)
 	send(t, srv, "/c")
-	if n := len(requestLines(t, sink)); n != 0 {
+	if n := len(requestLines(t, sink, 0)); n != 0 {
 		t.Fatalf("level warn: %d request lines", n)
 	}
 
 	srv, sink, out := accessGateway(t, "")
 	out.Set(slog.LevelInfo, true, true) // as a flag or a reload would
 	send(t, srv, "/c")
+	sink.waitLines(1)
 	if l := sink.lines(); len(l) != 1 || !strings.HasPrefix(l[0], "time=") {
 		t.Fatalf("after Set to text: %q", l)
 	}

@@ -322,7 +322,7 @@ func TestHostsAccessLog(t *testing.T) {
 	if a := getHost(t, srv.Client(), srv.URL+"/c", "shop.example.com"); a.status != 200 {
 		t.Fatalf("shop.example.com: %d %s", a.status, a.body)
 	}
-	lines := requestLines(t, sink)
+	lines := requestLines(t, sink, 2)
 	if len(lines) != 2 {
 		t.Fatalf("%d request lines for 2 requests:\n%s", len(lines), strings.Join(sink.lines(), "\n"))
 	}
