@@ -61,8 +61,10 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 		return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailBody, Err: err, Reason: bodyReason(err, x.p.limits.MaxJSONDepth)}
 	}
 	// The body is held until the request ends: it counts against the
-	// request's and the process's budgets, as its decoded values do.
-	if err := x.budget.Take(int64(len(res.body))); err != nil {
+	// request's and the process's budgets, as its decoded values do, for
+	// the memory it holds (a buffer read without Content-Length holds up
+	// to twice its length).
+	if err := x.budget.Take(int64(cap(res.body))); err != nil {
 		return x.overBudget(c.Name, err)
 	}
 	return nil
