@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"math/bits"
 	"net/http"
 	"os"
 	"path"
@@ -150,7 +151,9 @@ func DefaultDecodedTotal(memoryLimit int64, gcPercent int) int64 {
 	case gcPercent < 0:
 		gcPercent = 0
 	}
-	return memoryLimit / 2 / int64(100+gcPercent) * 100
+	hi, lo := bits.Mul64(uint64(memoryLimit/2), 100)
+	q, _ := bits.Div64(hi, lo, uint64(100+gcPercent)) // hi < 50: no overflow
+	return int64(q)
 }
 
 // admitWait is how long a request over limits.max_in_flight waits for a
