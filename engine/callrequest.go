@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -62,8 +63,12 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 	}
 	// The body is held until the request ends: it counts against the
 	// request's and the process's budgets, as its decoded values do, for
-	// the memory it holds (a buffer read without Content-Length holds up
-	// to twice its length).
+	// the memory it holds. One read without Content-Length sits in a
+	// buffer up to twice its size: copied to its size, the buffer is
+	// garbage for the next collection rather than held all along.
+	if n := len(res.body); cap(res.body)-n > n/8 && n > 64<<10 {
+		res.body = bytes.Clone(res.body)
+	}
 	if err := x.budget.Take(int64(cap(res.body))); err != nil {
 		return x.overBudget(c.Name, err)
 	}

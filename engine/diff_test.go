@@ -73,6 +73,8 @@ var elemExprs = []string{
 	"map(a.items, .a ?? .b ?? 'none')",
 	"count(a.items, (.a ?? 0) > 1)",
 	"{'c': a.missing ?? 0, 's': sum(a.items, .a ?? 1), 'i': sum(map(a.items, 2))}",
+	"{'ok': a.items != nil, 'any': any(a.items, .a > 1), 'all': all(a.items, .b == 's'), 'one': one(a.items, .flag), 'none': none(a.items, .a == nil)}",
+	"map(a.items, .a != nil && !(.b == 's'))",
 	"first(a.items)",
 	"last(filter(a.items, .a != 2))",
 	"first(a.missing)",

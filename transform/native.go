@@ -51,6 +51,8 @@ const (
 	nLast                  // list
 	nPick                  // kids[0] (the object), pick
 	nCoalesce              // kids[0] ?? kids[1]: the left (a path or a ??) unless it is null or missing
+	nTest                  // cond: a comparison as a value (cart.items != nil)
+	nAny                   // list, cond; all, none and one too (quant)
 )
 
 type nnode struct {
@@ -71,6 +73,7 @@ type nnode struct {
 	list     *nnode
 	cond     *ncond
 	pick     *pickTree
+	quant    string // any, all, none, one
 }
 
 // ncond is a predicate: a comparison of an element value with a constant,
@@ -128,6 +131,12 @@ func compileValue(node ast.Node, inElem bool) *nnode {
 	case *ast.NilNode:
 		return &nnode{kind: nConst, lit: []byte("null")}
 	case *ast.UnaryNode:
+		if n.Operator == "!" || n.Operator == "not" {
+			if c := compileCond(n, inElem); c != nil {
+				return &nnode{kind: nTest, cond: c}
+			}
+			return nil
+		}
 		if n.Operator != "-" {
 			return nil
 		}
@@ -146,6 +155,9 @@ func compileValue(node ast.Node, inElem bool) *nnode {
 		return compileObject(n, inElem)
 	case *ast.BinaryNode:
 		if n.Operator != "??" {
+			if c := compileCond(n, inElem); c != nil {
+				return &nnode{kind: nTest, cond: c}
+			}
 			return nil
 		}
 		left := compileOperand(n.Left, inElem)
@@ -276,7 +288,7 @@ func elemKeys(n *nnode, keys []string) []string {
 		if len(n.path) > 0 && !slices.Contains(keys, n.path[0]) && len(keys) < maxSlots {
 			keys = append(keys, n.path[0])
 		}
-	case nMap, nFilter, nLen, nCount, nSum, nFirst, nLast:
+	case nMap, nFilter, nLen, nCount, nSum, nFirst, nLast, nAny:
 		keys = elemKeys(n.list, keys)
 	case nPick:
 		keys = elemKeys(n.kids[0], keys)
@@ -330,7 +342,7 @@ func compileBuiltin(n *ast.BuiltinNode, inElem bool) *nnode {
 		if p == nil {
 			return nil
 		}
-		cond := compileCond(p.Node)
+		cond := compileCond(p.Node, true)
 		if cond == nil {
 			return nil
 		}
@@ -348,6 +360,16 @@ func compileBuiltin(n *ast.BuiltinNode, inElem bool) *nnode {
 				return compileSum(list, p)
 			}
 		}
+	case "any", "all", "none", "one":
+		p := pred()
+		if p == nil {
+			return nil
+		}
+		cond := compileCond(p.Node, true)
+		if cond == nil {
+			return nil
+		}
+		return &nnode{kind: nAny, list: list, cond: cond, quant: n.Name}
 	case "len", "first", "last":
 		if len(n.Arguments) != 1 {
 			return nil
@@ -386,12 +408,14 @@ func compileList(node ast.Node, inElem bool) *nnode {
 
 var flipped = map[string]string{"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
-func compileCond(node ast.Node) *ncond {
+// compileCond compiles a predicate of the element (inElem) or, as a
+// value, of calls' answers.
+func compileCond(node ast.Node, inElem bool) *ncond {
 	switch n := node.(type) {
 	case *ast.BinaryNode:
 		switch n.Operator {
 		case "&&", "and", "||", "or":
-			a, b := compileCond(n.Left), compileCond(n.Right)
+			a, b := compileCond(n.Left, inElem), compileCond(n.Right, inElem)
 			if a == nil || b == nil {
 				return nil
 			}
@@ -405,12 +429,12 @@ func compileCond(node ast.Node) *ncond {
 		if !ok {
 			break // ??, a value that is a boolean or not, below
 		}
-		if f := compileOperand(n.Left, true); f != nil {
+		if f := compileOperand(n.Left, inElem); f != nil {
 			if k, ok := constant(n.Right); ok {
 				return &ncond{op: n.Operator, field: f, c: k}
 			}
 		}
-		if f := compileOperand(n.Right, true); f != nil {
+		if f := compileOperand(n.Right, inElem); f != nil {
 			if k, ok := constant(n.Left); ok {
 				return &ncond{op: op, field: f, c: k}
 			}
@@ -420,7 +444,7 @@ func compileCond(node ast.Node) *ncond {
 		if n.Operator != "!" && n.Operator != "not" {
 			return nil
 		}
-		a := compileCond(n.Node)
+		a := compileCond(n.Node, inElem)
 		if a == nil {
 			return nil
 		}
@@ -428,7 +452,7 @@ func compileCond(node ast.Node) *ncond {
 	case *ast.BoolNode:
 		return &ncond{op: "const", c: nconst{kind: 'b', b: n.Value}}
 	}
-	if f := compileOperand(node, true); f != nil {
+	if f := compileOperand(node, inElem); f != nil {
 		return &ncond{op: "bool", field: f}
 	}
 	return nil
@@ -924,6 +948,48 @@ func (st *nstate) emit(dst []byte, n *nnode, elem []byte) ([]byte, bool) {
 			return append(dst, "null"...), true
 		}
 		return appendCanonical(dst, got)
+	case nTest:
+		keep, ok := st.test(n.cond, elem)
+		if !ok {
+			return dst, false
+		}
+		return strconv.AppendBool(dst, keep), true
+	case nAny:
+		// As expr: any, all and none stop at the first element that
+		// decides (a filter is run to its end first, as expr makes its
+		// list); one tests every element.
+		stop := n.list.kind != nFilter && n.quant != "one"
+		trues, decided := 0, false
+		ok := st.each(n.list, elem, func(e []byte) bool {
+			if decided {
+				return true // a filter's rest, run for its failures only
+			}
+			keep, ok := st.test(n.cond, e)
+			if !ok {
+				return false
+			}
+			if keep {
+				trues++
+			}
+			if (n.quant == "all") != keep && n.quant != "one" {
+				decided = true
+				return !stop
+			}
+			return true
+		})
+		if !ok && !(stop && decided) {
+			return dst, false
+		}
+		var v bool
+		switch n.quant {
+		case "any":
+			v = decided
+		case "all", "none":
+			v = !decided
+		case "one":
+			v = trues == 1
+		}
+		return strconv.AppendBool(dst, v), true
 	case nPick:
 		raw, ok := st.resolve(n.kids[0], elem)
 		switch {

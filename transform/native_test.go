@@ -162,6 +162,16 @@ func TestNativeShapes(t *testing.T) {
 		{`{'c': a.nope ?? 0, 'n': len(a.items)}`, `{"c":0,"n":3}`},
 		{`count(a.items, (.gift ?? false) == false)`, `2`},
 		{`filter(a.x, (# ?? 0) > 1)`, `[2.50]`},
+		{`a.items != nil`, `true`},
+		{`a.nope == nil && a.s == 'str'`, `true`},
+		{`!(a.n > 1)`, `false`},
+		{`map(a.items, .qty > 0)`, `[true,false,true]`},
+		{`any(a.items, .qty > 1)`, `true`},
+		{`all(a.items, .qty > 1)`, `false`},
+		{`none(a.items, .qty > 5)`, `true`},
+		{`one(a.items, .qty > 1)`, `true`},
+		{`any(filter(a.items, .qty > 0), .gift)`, `true`},
+		{`{'ok': a.items != nil, 'n': len(a.items)}`, `{"n":3,"ok":true}`},
 	} {
 		p := compileNativeTest(t, c.src)
 		if p.Native == nil {
@@ -187,6 +197,7 @@ func TestNativeLeavesToExpr(t *testing.T) {
 		`sum(a.l)`, `pick(a.s, 'x')`, `map(a.items, .qty.x)`,
 		`map(a.missing.deeper, #)`,
 		`sum(map(a.items, .qty ?? 1))`, `sum(a.items, .qty ?? 's')`, `map(a.items, .qty.x ?? 0)`,
+		`any(a.items, .qty > 0)`, `a.s > 1`,
 	} {
 		p := compileNativeTest(t, src)
 		if p.Native == nil {
@@ -436,6 +447,21 @@ func genCond(rng *rand.Rand, depth int) string {
 	return "(" + genCond(rng, depth+1) + pickOne(rng, " && ", " || ", " and ", " or ") + genCond(rng, depth+1) + ")"
 }
 
+// genTopCond compares values of the answer, as a value.
+func genTopCond(rng *rand.Rand, depth int) string {
+	field := pickOne(rng, "a.s", "a.b.k", "a.x", "a.items", "a.missing", "a.flag", "a.k")
+	if rng.IntN(5) == 0 {
+		field = "(" + field + " ?? " + genConst(rng) + ")"
+	}
+	switch r := rng.IntN(6); {
+	case r < 3 || depth > 1:
+		return field + " " + pickOne(rng, "==", "!=", "<", "<=", ">", ">=") + " " + genConst(rng)
+	case r == 3:
+		return "!(" + genTopCond(rng, depth+1) + ")"
+	}
+	return "(" + genTopCond(rng, depth+1) + pickOne(rng, " && ", " || ") + genTopCond(rng, depth+1) + ")"
+}
+
 func genList2(rng *rand.Rand, inElem bool, depth int) string {
 	base := pickOne(rng, "a.items", "a.x", "a.s", "a.missing", "a.items", "a.b.k", "a.items", "a.items")
 	if inElem {
@@ -448,7 +474,7 @@ func genList2(rng *rand.Rand, inElem bool, depth int) string {
 }
 
 func genElemValue(rng *rand.Rand, depth int) string {
-	switch r := rng.IntN(13); {
+	switch r := rng.IntN(14); {
 	case r < 4 || depth > 2:
 		return genField(rng)
 	case r == 11:
@@ -471,13 +497,18 @@ func genElemValue(rng *rand.Rand, depth int) string {
 		return "count(" + genList2(rng, true, depth+1) + ", " + genCond(rng, 0) + ")"
 	case r == 10:
 		return "sum(" + genList2(rng, true, depth+1) + ")"
+	case r == 12:
+		if rng.IntN(2) == 0 {
+			return genCond(rng, 0)
+		}
+		return pickOne(rng, "any", "all", "none", "one") + "(" + genList2(rng, true, depth+1) + ", " + genCond(rng, 0) + ")"
 	}
 	return genField(rng)
 }
 
 func genTop(rng *rand.Rand) string {
 	list := genList2(rng, false, 0)
-	switch rng.IntN(11) {
+	switch rng.IntN(12) {
 	case 0, 1, 2:
 		return "map(" + list + ", {" + genElemValue(rng, 0) + "})"
 	case 3:
@@ -507,6 +538,11 @@ func genTop(rng *rand.Rand) string {
 		return "pick(" + pickOne(rng, "a", "a.b", "a.missing") + ", " + strings.Join(paths[:1+rng.IntN(4)], ", ") + ")"
 	case 9:
 		return "{'one': " + genTop(rng) + ", 'two': a.s, 'three': len(" + genList2(rng, false, 1) + ")}"
+	case 10:
+		if rng.IntN(2) == 0 {
+			return pickOne(rng, "any", "all", "none", "one") + "(" + list + ", " + genCond(rng, 0) + ")"
+		}
+		return genTopCond(rng, 0)
 	}
 	return "map(" + list + ", {{'v': " + genElemValue(rng, 0) + ", 'w': " + genField(rng) + "}})"
 }
