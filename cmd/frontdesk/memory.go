@@ -44,19 +44,26 @@ func readHeap() heapState {
 // values), with the collector's headroom over both, and slack. When it
 // holds more, requests hold less than the slack and no collection ran
 // since the last tick (the burst is over), it calls debug.FreeOSMemory: a
-// collection, and every free page returned. At most once per gap, so a steady load never
-// pays it more than that.
+// collection, and every free page returned. At most once per gap, so a
+// steady load never pays it more than that.
+//
+// Each tick it also sets the GC percent for what requests hold (percent):
+// the gateway's while they hold little, lower as they hold more, so the
+// heap's growth past what is live stays about what it is at rest instead
+// of growing with it (400% of a gigabyte held is 4 GB of garbage).
 type releaser struct {
-	gcPercent int           // GOGC in force
+	gcPercent int           // GOGC in force at start
 	slack     uint64        // bytes held past the need that are tolerated
 	gap       time.Duration // between releases, at least
 	held      func() int64
 	read      func() heapState
 	free      func()
+	setGC     func(int) // debug.SetGCPercent; nil leaves the percent alone
 
 	base   uint64 // live heap after the last release (or at start)
 	cycles uint64 // collections seen at the last tick
 	last   time.Time
+	gc     int // the percent set
 }
 
 // Defaults of the gateway's releaser.
@@ -67,12 +74,15 @@ const (
 	// releaseBase is the least live heap assumed at start, before a
 	// collection has measured it.
 	releaseBase = 8 << 20
+	// gcFloor is the least GC percent set for what requests hold.
+	gcFloor = 50
 )
 
 // newReleaser is a releaser of the process, its base read now (before any
 // request, so at least releaseBase).
 func newReleaser(gcPercent int, held func() int64) *releaser {
-	r := &releaser{gcPercent: gcPercent, slack: releaseSlack, gap: releaseGap, held: held, read: readHeap, free: debug.FreeOSMemory}
+	r := &releaser{gcPercent: gcPercent, slack: releaseSlack, gap: releaseGap, held: held, read: readHeap, free: debug.FreeOSMemory,
+		setGC: func(p int) { debug.SetGCPercent(p) }}
 	r.start()
 	return r
 }
@@ -80,7 +90,20 @@ func newReleaser(gcPercent int, held func() int64) *releaser {
 // start reads the base and the collections so far.
 func (r *releaser) start() {
 	s := r.read()
-	r.base, r.cycles = max(s.live, releaseBase), s.cycles
+	r.base, r.cycles, r.gc = max(s.live, releaseBase), s.cycles, r.gcPercent
+}
+
+// percent is the GC percent while requests hold held bytes: the one at
+// start, lowered so the heap grows past what is live by no more than it
+// does at rest plus the slack, but never below gcFloor. GOGC off, or
+// already at the floor, is left alone.
+func (r *releaser) percent(held int64) int {
+	if r.gcPercent <= gcFloor {
+		return r.gcPercent
+	}
+	headroom := r.base*uint64(r.gcPercent)/100 + r.slack
+	p := headroom * 100 / (r.base + uint64(max(held, 0)))
+	return int(max(min(p, uint64(r.gcPercent)), gcFloor))
 }
 
 // need is what the runtime may hold without a release: the base and what
@@ -100,6 +123,10 @@ func (r *releaser) tick(now time.Time) bool {
 	// requests held then is in it too.
 	r.base = min(r.base, max(s.live, releaseBase))
 	held := r.held()
+	if p := r.percent(held); p != r.gc && r.setGC != nil {
+		r.setGC(p)
+		r.gc = p
+	}
 	if !quiet || held > int64(r.slack) || s.retained <= r.need(held) || !r.last.IsZero() && now.Sub(r.last) < r.gap {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -175,5 +176,44 @@ func TestTuneGC(t *testing.T) {
 	}
 	if got := tuneGC(func(k string) (string, bool) { return "70", k == "GOGC" }); got != 70 || debug.SetGCPercent(70) != 70 {
 		t.Errorf("with GOGC=70: returned %d", got)
+	}
+}
+
+// TestReleaserPercent: the GC percent follows what requests hold: the one
+// at start while they hold little, lowered so the heap's growth stays what
+// it is at rest plus the slack, never below the floor; set only when it
+// changes.
+func TestReleaserPercent(t *testing.T) {
+	for _, tc := range []struct {
+		gc   int
+		held int64
+		want int
+	}{
+		{400, 0, 400},
+		{400, 16 << 20, 400}, // (8*4+64)/(8+16) = 400%
+		{400, 128 << 20, 70}, // 96 MB over 136 MB
+		{400, 1 << 30, gcFloor},
+		{100, 64 << 20, 100}, // (8+64)/(8+64)
+		{100, 100 << 20, 100 * 72 / 108},
+		{30, 1 << 30, 30}, // below the floor already: left alone
+		{-1, 1 << 30, -1}, // GOGC=off
+	} {
+		r := &releaser{gcPercent: tc.gc, slack: releaseSlack, base: releaseBase}
+		if got := r.percent(tc.held); got != tc.want {
+			t.Errorf("GOGC %d, held %d MB: %d, want %d", tc.gc, tc.held>>20, got, tc.want)
+		}
+	}
+	var set []int
+	held := int64(0)
+	r := &releaser{gcPercent: 400, slack: releaseSlack, gap: releaseGap, held: func() int64 { return held },
+		read: func() heapState { return heapState{retained: 10 << 20, live: 4 << 20, cycles: 1} }, free: func() {},
+		setGC: func(p int) { set = append(set, p) }}
+	r.start()
+	for _, h := range []int64{0, 128 << 20, 128 << 20, 1 << 30, 0, 0} {
+		held = h
+		r.tick(time.Now())
+	}
+	if want := []int{70, gcFloor, 400}; !slices.Equal(set, want) {
+		t.Errorf("percents set %v, want %v", set, want)
 	}
 }
