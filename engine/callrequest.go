@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -61,8 +62,14 @@ func (x *exchange) fetch(ctx context.Context, c *Call, item any, index int, res 
 		return &pipeline.CallError{Call: c.Name, Failure: pipeline.FailBody, Err: err, Reason: bodyReason(err, x.p.limits.MaxJSONDepth)}
 	}
 	// The body is held until the request ends: it counts against the
-	// request's and the process's budgets, as its decoded values do.
-	if err := x.budget.Take(int64(len(res.body))); err != nil {
+	// request's and the process's budgets, as its decoded values do, for
+	// the memory it holds. One read without Content-Length sits in a
+	// buffer up to twice its size: copied to its size, the buffer is
+	// garbage for the next collection rather than held all along.
+	if n := len(res.body); cap(res.body)-n > n/8 && n > 64<<10 {
+		res.body = bytes.Clone(res.body)
+	}
+	if err := x.budget.Take(int64(cap(res.body))); err != nil {
 		return x.overBudget(c.Name, err)
 	}
 	return nil

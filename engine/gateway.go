@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"math/bits"
 	"net/http"
 	"os"
 	"path"
@@ -53,8 +54,12 @@ type Options struct {
 	// gateway.json and spec tests (whose transport never dials) use it.
 	StubServices bool
 	// MemoryLimit is the process's memory limit (GOMEMLIMIT), when it has
-	// one: half of it is the default of limits.max_decoded_total.
+	// one; with GCPercent it gives the default of limits.max_decoded_total
+	// (DefaultDecodedTotal).
 	MemoryLimit int64
+	// GCPercent is the collector's target percent in force (GOGC); 0
+	// means Go's default, 100, and a negative one GOGC=off.
+	GCPercent int
 	// TagCalls puts a CallInfo on every backend request's context.
 	TagCalls bool
 	// TestAuth loads the gateway for spec tests: tokens are checked with
@@ -133,6 +138,25 @@ type Gateway struct {
 	// the endpoint folders, the API key file and the PEM files.
 	sources []string
 	made    []string // the routes Load made series for
+}
+
+// DefaultDecodedTotal is limits.max_decoded_total when gateway.json leaves
+// it out, for a process of memoryLimit bytes collecting at gcPercent (0:
+// Go's default, 100; negative: off): what requests may hold together so
+// that the heap, which grows to (1 + gcPercent/100) times what is live
+// before the collector runs, stays within half the limit. The other half
+// is for the rest of the process and for what is not counted. With GOGC
+// off the collector runs only near the limit: half of it.
+func DefaultDecodedTotal(memoryLimit int64, gcPercent int) int64 {
+	switch {
+	case gcPercent == 0:
+		gcPercent = 100
+	case gcPercent < 0:
+		gcPercent = 0
+	}
+	hi, lo := bits.Mul64(uint64(memoryLimit/2), 100)
+	q, _ := bits.Div64(hi, lo, uint64(100+gcPercent)) // hi < 50: no overflow
+	return int64(q)
 }
 
 // admitWait is how long a request over limits.max_in_flight waits for a
@@ -233,7 +257,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 
 	defaults := cfg.Limits.withDefaults(builtinLimits)
 	if defaults.MaxDecodedTotal == 0 && opt.MemoryLimit > 0 && opt.MemoryLimit < math.MaxInt64 {
-		defaults.MaxDecodedTotal = opt.MemoryLimit / 2
+		defaults.MaxDecodedTotal = DefaultDecodedTotal(opt.MemoryLimit, opt.GCPercent)
 	}
 	rt := &runtime{transport: opt.Transport, clients: map[string]*backend.Client{}, log: opt.Logger,
 		trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls, general: opt.NoFastPaths, maxBody: defaults.MaxBackendBody,

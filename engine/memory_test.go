@@ -52,11 +52,13 @@ func largeListGateway(tb testing.TB, body []byte, limits string, templates map[s
 
 var largeTemplates = map[string]string{
 	"len":      `{"count": "len(x.items)"}`,
-	"ok":       `{"ok": "x.items != nil"}`,
+	"ok":       `{"ok": "type(x.items) == 'array'"}`, // decoded whole (x.items != nil is native)
 	"count":    `{"cheap": "count(x.items, .price < 10)"}`,
 	"template": `{"count": "len(x.items)", "total": "sum(map(x.items, .price))", "top": "filter(x.items, .price > 998)"}`,
 	// Shapes compiled to native code read the body's bytes: nothing decoded.
 	"native": `{"cheap": "map(filter(x.items, .price < 10), {{'id': .id, 'p': .price}})", "n": "count(x.items, .price < 10)", "sum": "sum(x.items, .price)", "top": "filter(x.items, .price > 998)"}`,
+	// Issue 19's template: ?? and sum(map()) natively too; and tests.
+	"coalesce": `{"count": "len(x.items)", "sum": "sum(map(x.items, .qty ?? .price ?? 0))", "first": "first(x.items)", "ok": "x.items != nil", "some": "any(x.items, .price > 998)"}`,
 }
 
 // allocated is the bytes one request to path allocates.
@@ -86,7 +88,7 @@ func TestLargeListMemory(t *testing.T) {
 		path  string
 		bound float64 // times the body
 	}{
-		{"/len", 3}, {"/ok", 26}, {"/count", 3}, {"/template", 28}, {"/native", 3},
+		{"/len", 3}, {"/ok", 26}, {"/count", 3}, {"/template", 3}, {"/native", 3}, {"/coalesce", 3},
 	} {
 		a, code := allocated(t, g, tc.path)
 		ratio := float64(a) / float64(len(body))
@@ -109,7 +111,7 @@ func TestDecodedBudget(t *testing.T) {
 		path   string
 		status int
 	}{
-		{"/ok", 502}, {"/template", 502}, {"/len", 200}, {"/native", 200}, {"/count", 200}, {"/ok", 502},
+		{"/ok", 502}, {"/template", 200}, {"/len", 200}, {"/native", 200}, {"/count", 200}, {"/coalesce", 200}, {"/ok", 502},
 	} {
 		w := httptest.NewRecorder()
 		g.ServeHTTP(w, httptest.NewRequest("GET", tc.path, nil))
@@ -192,12 +194,13 @@ func TestDecodedTotalBound(t *testing.T) {
 }
 
 // BenchmarkLargeList reports the bytes a request allocates per shape of
-// template over a 7 MB list of 300,000 objects.
+// template over a 7 MB list of 300,000 objects; coalesce is issue 19's
+// (len, sum(map(.qty ?? 0)), first).
 func BenchmarkLargeList(b *testing.B) {
 	body := largeList(300000)
 	g, done := largeListGateway(b, body, `{"max_backend_body": "16MB", "max_decoded": "1GB"}`, largeTemplates)
 	defer done()
-	for _, name := range []string{"len", "ok", "count", "template", "native"} {
+	for _, name := range []string{"len", "ok", "count", "template", "native", "coalesce"} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
@@ -209,5 +212,74 @@ func BenchmarkLargeList(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDefaultDecodedTotal: without max_decoded_total, the bound follows
+// from the memory limit and the GC percent: what requests may hold so
+// that the heap, at its collector's growth, stays within half the limit.
+func TestDefaultDecodedTotal(t *testing.T) {
+	for _, tc := range []struct {
+		limit int64
+		gc    int
+		want  int64
+	}{
+		{18 << 30, 400, 18 << 30 / 10}, // frontdesk serve on a 24 GB machine: 1.8 GB, not 9
+		{1000, 100, 250},
+		{1000, 0, 250},  // Go's default
+		{1000, -1, 500}, // GOGC=off: the collector runs near the limit only
+		{1 << 62, 400, 1 << 62 / 10},
+	} {
+		if got := engine.DefaultDecodedTotal(tc.limit, tc.gc); got != tc.want {
+			t.Errorf("DefaultDecodedTotal(%d, %d) = %d, want %d", tc.limit, tc.gc, got, tc.want)
+		}
+	}
+	// Loaded with a memory limit, the gateway's bound is that.
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	fsys := fstest.MapFS{"gateway.json": {Data: []byte(`{"endpoints": [], "services": {"s": {"urls": ["` + backend.URL + `"]}}}`)}}
+	g, err := engine.Load(fsys, "gateway.json", engine.Options{MemoryLimit: 1 << 30, GCPercent: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Limits.MaxDecodedTotal; got != 1<<30/10 {
+		t.Errorf("max_decoded_total %d, want %d", got, 1<<30/10)
+	}
+}
+
+// TestDefaultDecodedTotalBound: a request holding more than the default
+// bound of its process (a 7 MB body, under a 50 MB memory limit at GOGC
+// 400: 5 MB) is a 503 with Retry-After, whatever its template; half the
+// limit, the bound before the collector's growth was counted, would have
+// let it through.
+func TestDefaultDecodedTotalBound(t *testing.T) {
+	body := largeList(300000)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	defer backend.Close()
+	fsys := fstest.MapFS{
+		"gateway.json": {Data: []byte(`{"endpoints": ["e"], "services": {"s": {"urls": ["` + backend.URL + `"]}}, "limits": {"max_backend_body": "16MB"}}`)},
+		"e/len.json":   {Data: []byte(`{"method": "GET", "path": "/len", "calls": {"x": {"service": "s", "path": "/"}}, "response": {"body": {"n": "len(x.items)"}}}`)},
+	}
+	tr := engine.NewTransport()
+	defer tr.CloseIdleConnections()
+	for _, tc := range []struct {
+		limit  int64
+		status int
+	}{{50 << 20, 503}, {200 << 20, 200}} {
+		g, err := engine.Load(fsys, "gateway.json", engine.Options{Transport: tr, MemoryLimit: tc.limit, GCPercent: 400})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		g.ServeHTTP(w, httptest.NewRequest("GET", "/len", nil))
+		if w.Code != tc.status || tc.status == 503 && w.Header().Get("Retry-After") == "" {
+			t.Errorf("memory limit %d MB: %d %v %s, want %d (with Retry-After when 503)", tc.limit>>20, w.Code, w.Header(), w.Body, tc.status)
+		}
+		if n := g.DecodedInUse(); n != 0 {
+			t.Errorf("%d bytes still counted after the request", n)
+		}
 	}
 }

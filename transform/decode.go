@@ -315,7 +315,7 @@ func (d *decoder) record(v any, from int) {
 		return // past what 32-bit offsets hold: written canonically instead
 	}
 	if k, ok := keyOf(v); ok {
-		d.spans.entries = grow(d.spans.entries)
+		d.spans.entries = grown(d, d.spans.entries)
 		d.spans.entries = append(d.spans.entries, spanEntry{k, span{int32(from), int32(d.i)}})
 	}
 }
@@ -472,7 +472,7 @@ func (d *decoder) array(elem map[string]*KeyUse) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.scratch = grow(d.scratch)
+		d.scratch = grown(d, d.scratch)
 		d.scratch = append(d.scratch, v)
 		d.space()
 		if d.i >= len(d.b) {
@@ -962,6 +962,23 @@ func sliceCost(n int) int64 { return 24 + int64(n)*ifaceCost }
 
 // stringCost is a boxed string of n bytes.
 func stringCost(n int) int64 { return 16 + int64(n) }
+
+// grown is grow(s) with what its backing array grows by counted against
+// the budget: the spans and the buffer of the list being read take about a
+// fifth as much again as the values, for a long list of small objects.
+// (The old array is garbage, which the default of the process's budget
+// leaves room for.) Counted when the next value is.
+func grown[T any](d *decoder, s []T) []T {
+	if len(s) < cap(s) {
+		return s
+	}
+	was := cap(s)
+	s = grow(s)
+	if d.budget != nil {
+		d.pending += int64(cap(s)-was) * int64(unsafe.Sizeof(*new(T)))
+	}
+	return s
+}
 
 // grow makes room for one more element of s, doubling its capacity when it
 // is full: append grows large slices by a quarter at a time, which on the

@@ -18,12 +18,13 @@ import (
 //
 //	map(xs, .f)                 map(xs, {'k': .f, 'n': .a.b, 'c': 'const'})
 //	filter(xs, .f > 1 && .g != 'x')   map(filter(xs, ...), ...)
-//	len(xs)  count(xs, cond)  sum(xs)  sum(xs, .f)  first(xs)  last(xs)
-//	pick(x, 'a', 'b.c')         {'k': cart.total, 'n': len(cart.items)}
+//	len(xs)  count(xs, cond)  sum(xs)  sum(xs, .f)  sum(map(xs, .f ?? 0))
+//	first(xs)  last(xs)  pick(x, 'a', 'b.c')  {'k': cart.total, 'n': len(cart.items)}
+//	.f ?? 'default'  cart.total ?? .g ?? 0
 //
 // where xs is a path into a call's answer (cart.items) or, inside a
 // closure, into the element (.images), and cond compares element fields
-// with constants (== != < <= > >=), joined by && || !. Append writes what
+// (or a ?? of them) with constants (== != < <= > >=), joined by && || !. Append writes what
 // evaluating the expression with expr and writing its value with an
 // Encoder over the decoded documents' spans writes, byte for byte (the
 // fast-versus-general fuzzers hold it to that); wherever the two could
@@ -37,23 +38,30 @@ type Native struct {
 type nkind uint8
 
 const (
-	nConst  nkind = iota // lit
-	nRoot                // name, path: a value in a call's answer
-	nField               // path: a value in the element (empty: the element)
-	nObject              // keyLits, kids: an object literal, keys sorted
-	nMap                 // list, kids[0]
-	nFilter              // list, cond
-	nLen                 // list
-	nCount               // list, cond
-	nSum                 // list, kids[0] (nil: the elements)
-	nFirst               // list
-	nLast                // list
-	nPick                // kids[0] (the object), pick
+	nConst    nkind = iota // lit
+	nRoot                  // name, path: a value in a call's answer
+	nField                 // path: a value in the element (empty: the element)
+	nObject                // keyLits, kids: an object literal, keys sorted
+	nMap                   // list, kids[0]
+	nFilter                // list, cond
+	nLen                   // list
+	nCount                 // list, cond
+	nSum                   // list, kids[0] (nil: the elements; else a scalar: see scalar)
+	nFirst                 // list
+	nLast                  // list
+	nPick                  // kids[0] (the object), pick
+	nCoalesce              // kids[0] ?? kids[1]: the left (a path or a ??) unless it is null or missing
+	nTest                  // cond: a comparison as a value (cart.items != nil)
+	nAny                   // list, cond; all, none and one too (quant)
 )
 
 type nnode struct {
-	kind    nkind
-	lit     []byte
+	kind nkind
+	lit  []byte
+	// integer: lit is an integer literal, an int in expr (a sum of ints
+	// stays an int); JSON numbers decode as float64.
+	integer bool
+	ival    int64
 	name    string
 	path    []string
 	keyLits [][]byte // `"key":` of each member of an object literal
@@ -65,13 +73,14 @@ type nnode struct {
 	list     *nnode
 	cond     *ncond
 	pick     *pickTree
+	quant    string // any, all, none, one
 }
 
 // ncond is a predicate: a comparison of an element value with a constant,
 // a boolean element value, or a combination of predicates.
 type ncond struct {
 	op    string // == != < <= > >= && || ! bool
-	field *nnode // nField
+	field *nnode // a scalar of the element (nField, or a ?? of fields and constants)
 	c     nconst
 	a, b  *ncond
 }
@@ -110,7 +119,7 @@ func compileValue(node ast.Node, inElem bool) *nnode {
 	case *ast.StringNode:
 		return &nnode{kind: nConst, lit: AppendString(nil, n.Value)}
 	case *ast.IntegerNode:
-		return &nnode{kind: nConst, lit: strconv.AppendInt(nil, int64(n.Value), 10)}
+		return &nnode{kind: nConst, lit: strconv.AppendInt(nil, int64(n.Value), 10), integer: true, ival: int64(n.Value)}
 	case *ast.FloatNode:
 		b, err := AppendFloat(nil, n.Value)
 		if err != nil {
@@ -122,12 +131,18 @@ func compileValue(node ast.Node, inElem bool) *nnode {
 	case *ast.NilNode:
 		return &nnode{kind: nConst, lit: []byte("null")}
 	case *ast.UnaryNode:
+		if n.Operator == "!" || n.Operator == "not" {
+			if c := compileCond(n, inElem); c != nil {
+				return &nnode{kind: nTest, cond: c}
+			}
+			return nil
+		}
 		if n.Operator != "-" {
 			return nil
 		}
 		switch k := n.Node.(type) {
 		case *ast.IntegerNode:
-			return &nnode{kind: nConst, lit: strconv.AppendInt(nil, -int64(k.Value), 10)}
+			return &nnode{kind: nConst, lit: strconv.AppendInt(nil, -int64(k.Value), 10), integer: true, ival: -int64(k.Value)}
 		case *ast.FloatNode:
 			if b, err := AppendFloat(nil, -k.Value); err == nil {
 				return &nnode{kind: nConst, lit: b}
@@ -138,6 +153,19 @@ func compileValue(node ast.Node, inElem bool) *nnode {
 		return compilePath(node, inElem)
 	case *ast.MapNode:
 		return compileObject(n, inElem)
+	case *ast.BinaryNode:
+		if n.Operator != "??" {
+			if c := compileCond(n, inElem); c != nil {
+				return &nnode{kind: nTest, cond: c}
+			}
+			return nil
+		}
+		left := compileOperand(n.Left, inElem)
+		right := compileValue(n.Right, inElem)
+		if left == nil || right == nil {
+			return nil
+		}
+		return &nnode{kind: nCoalesce, kids: []*nnode{left, right}}
 	case *ast.CallNode:
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok || id.Value != "pick" || len(n.Arguments) < 2 {
@@ -181,6 +209,32 @@ func compilePath(node ast.Node, inElem bool) *nnode {
 		return &nnode{kind: nField, path: keys}
 	}
 	return nil
+}
+
+// compileOperand compiles a value read from the data: a path, or a ?? of
+// paths and constants (scalar).
+func compileOperand(node ast.Node, inElem bool) *nnode {
+	if n := compilePath(node, inElem); n != nil {
+		return n
+	}
+	if b, ok := node.(*ast.BinaryNode); ok && b.Operator == "??" {
+		if n := compileValue(b, inElem); n != nil && scalar(n) {
+			return n
+		}
+	}
+	return nil
+}
+
+// scalar reports whether n's value is read as raw bytes (st.raw): a
+// constant, a path, or a ?? of those, never a value written by parts.
+func scalar(n *nnode) bool {
+	switch n.kind {
+	case nConst, nRoot, nField:
+		return true
+	case nCoalesce:
+		return scalar(n.kids[0]) && scalar(n.kids[1])
+	}
+	return false
 }
 
 func compileObject(n *ast.MapNode, inElem bool) *nnode {
@@ -234,10 +288,12 @@ func elemKeys(n *nnode, keys []string) []string {
 		if len(n.path) > 0 && !slices.Contains(keys, n.path[0]) && len(keys) < maxSlots {
 			keys = append(keys, n.path[0])
 		}
-	case nMap, nFilter, nLen, nCount, nSum, nFirst, nLast:
+	case nMap, nFilter, nLen, nCount, nSum, nFirst, nLast, nAny:
 		keys = elemKeys(n.list, keys)
 	case nPick:
 		keys = elemKeys(n.kids[0], keys)
+	case nCoalesce:
+		keys = elemKeys(n.kids[1], elemKeys(n.kids[0], keys))
 	}
 	return keys
 }
@@ -245,6 +301,19 @@ func elemKeys(n *nnode, keys []string) []string {
 func compileBuiltin(n *ast.BuiltinNode, inElem bool) *nnode {
 	if n.Map != nil || n.Threshold != nil || len(n.Arguments) == 0 {
 		return nil // set by the optimizer only
+	}
+	if m, ok := n.Arguments[0].(*ast.BuiltinNode); ok && n.Name == "sum" && len(n.Arguments) == 1 && m.Name == "map" {
+		// sum(map(xs, v)) is sum(xs, v), as expr's optimizer makes it:
+		// the mapped list is never made.
+		if m.Map != nil || m.Threshold != nil || len(m.Arguments) != 2 {
+			return nil
+		}
+		p, ok := m.Arguments[1].(*ast.PredicateNode)
+		list := compileList(m.Arguments[0], inElem)
+		if !ok || list == nil {
+			return nil
+		}
+		return compileSum(list, p)
 	}
 	list := compileList(n.Arguments[0], inElem)
 	if list == nil {
@@ -273,7 +342,7 @@ func compileBuiltin(n *ast.BuiltinNode, inElem bool) *nnode {
 		if p == nil {
 			return nil
 		}
-		cond := compileCond(p.Node)
+		cond := compileCond(p.Node, true)
 		if cond == nil {
 			return nil
 		}
@@ -287,16 +356,20 @@ func compileBuiltin(n *ast.BuiltinNode, inElem bool) *nnode {
 		case 1:
 			return &nnode{kind: nSum, list: list, kids: []*nnode{nil}}
 		case 2:
-			p := pred()
-			if p == nil {
-				return nil
+			if p := pred(); p != nil {
+				return compileSum(list, p)
 			}
-			f := compilePath(p.Node, true)
-			if f == nil {
-				return nil
-			}
-			return &nnode{kind: nSum, list: list, kids: []*nnode{f}}
 		}
+	case "any", "all", "none", "one":
+		p := pred()
+		if p == nil {
+			return nil
+		}
+		cond := compileCond(p.Node, true)
+		if cond == nil {
+			return nil
+		}
+		return &nnode{kind: nAny, list: list, cond: cond, quant: n.Name}
 	case "len", "first", "last":
 		if len(n.Arguments) != 1 {
 			return nil
@@ -313,6 +386,15 @@ func compileBuiltin(n *ast.BuiltinNode, inElem bool) *nnode {
 	return nil
 }
 
+// compileSum is sum(list, v) for a scalar v of the element.
+func compileSum(list *nnode, p *ast.PredicateNode) *nnode {
+	v := compileValue(p.Node, true)
+	if v == nil || !scalar(v) {
+		return nil
+	}
+	return &nnode{kind: nSum, list: list, kids: []*nnode{v}}
+}
+
 // list compiles a node that gives a list: a path, or a filter of one.
 func compileList(node ast.Node, inElem bool) *nnode {
 	if b, ok := node.(*ast.BuiltinNode); ok {
@@ -326,12 +408,14 @@ func compileList(node ast.Node, inElem bool) *nnode {
 
 var flipped = map[string]string{"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
-func compileCond(node ast.Node) *ncond {
+// compileCond compiles a predicate of the element (inElem) or, as a
+// value, of calls' answers.
+func compileCond(node ast.Node, inElem bool) *ncond {
 	switch n := node.(type) {
 	case *ast.BinaryNode:
 		switch n.Operator {
 		case "&&", "and", "||", "or":
-			a, b := compileCond(n.Left), compileCond(n.Right)
+			a, b := compileCond(n.Left, inElem), compileCond(n.Right, inElem)
 			if a == nil || b == nil {
 				return nil
 			}
@@ -343,14 +427,14 @@ func compileCond(node ast.Node) *ncond {
 		}
 		op, ok := flipped[n.Operator]
 		if !ok {
-			return nil
+			break // ??, a value that is a boolean or not, below
 		}
-		if f := compilePath(n.Left, true); f != nil {
+		if f := compileOperand(n.Left, inElem); f != nil {
 			if k, ok := constant(n.Right); ok {
 				return &ncond{op: n.Operator, field: f, c: k}
 			}
 		}
-		if f := compilePath(n.Right, true); f != nil {
+		if f := compileOperand(n.Right, inElem); f != nil {
 			if k, ok := constant(n.Left); ok {
 				return &ncond{op: op, field: f, c: k}
 			}
@@ -360,7 +444,7 @@ func compileCond(node ast.Node) *ncond {
 		if n.Operator != "!" && n.Operator != "not" {
 			return nil
 		}
-		a := compileCond(n.Node)
+		a := compileCond(n.Node, inElem)
 		if a == nil {
 			return nil
 		}
@@ -368,7 +452,7 @@ func compileCond(node ast.Node) *ncond {
 	case *ast.BoolNode:
 		return &ncond{op: "const", c: nconst{kind: 'b', b: n.Value}}
 	}
-	if f := compilePath(node, true); f != nil {
+	if f := compileOperand(node, inElem); f != nil {
 		return &ncond{op: "bool", field: f}
 	}
 	return nil
@@ -512,6 +596,53 @@ func (st *nstate) resolve(n *nnode, elem []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return walk(raw, n.path)
+}
+
+// raw gives the raw value of a scalar node (nil for a missing member,
+// whose value is null); ok is false where expr would fail.
+func (st *nstate) raw(n *nnode, elem []byte) ([]byte, bool) {
+	switch n.kind {
+	case nConst:
+		return n.lit, true
+	case nCoalesce:
+		v, ok := st.raw(n.kids[0], elem)
+		if !ok || v != nil && string(v) != "null" {
+			return v, ok
+		}
+		return st.raw(n.kids[1], elem)
+	}
+	return st.resolve(n, elem)
+}
+
+// addend is what sum adds for element e: f's value (f nil: the element
+// itself), a float64 as every JSON number decodes, or an int for an
+// integer literal (isInt); ok is false for anything else (expr's Add fails
+// on it, or would differ).
+func (st *nstate) addend(f *nnode, e []byte) (x float64, i int64, isInt, ok bool) {
+	v := e
+	for f != nil {
+		switch {
+		case f.kind == nConst && f.integer:
+			return 0, f.ival, true, f.ival > -1<<53 && f.ival < 1<<53
+		case f.kind == nCoalesce:
+			l, ok := st.raw(f.kids[0], e)
+			if !ok {
+				return 0, 0, false, false
+			}
+			if l != nil && string(l) != "null" {
+				v, f = l, nil
+				continue
+			}
+			f = f.kids[1]
+		default:
+			if v, ok = st.raw(f, e); !ok {
+				return 0, 0, false, false
+			}
+			f = nil
+		}
+	}
+	x, ok = number(v)
+	return x, 0, false, ok
 }
 
 // walk follows path from raw (not nil); a missing last key gives nil.
@@ -671,6 +802,15 @@ func (st *nstate) emit(dst []byte, n *nnode, elem []byte) ([]byte, bool) {
 			return dst, false
 		}
 		return appendCanonical(dst, raw)
+	case nCoalesce:
+		v, ok := st.raw(n.kids[0], elem)
+		switch {
+		case !ok:
+			return dst, false
+		case v == nil || string(v) == "null":
+			return st.emit(dst, n.kids[1], elem)
+		}
+		return appendCanonical(dst, v)
 	case nObject:
 		if !st.spend(len(n.kids)) {
 			return dst, false
@@ -749,29 +889,32 @@ func (st *nstate) emit(dst []byte, n *nnode, elem []byte) ([]byte, bool) {
 		}
 		return strconv.AppendInt(dst, int64(count), 10), true
 	case nSum:
-		sum, any := 0.0, false
+		// As expr adds: from the int 0, ints (integer literals) to an
+		// int, and a float (every JSON number) turning the sum into one.
+		isum, fsum, integer := int64(0), 0.0, true
 		ok := st.each(n.list, elem, func(e []byte) bool {
-			v := e
-			if f := n.kids[0]; f != nil {
-				var ok bool
-				if v, ok = st.resolve(f, e); !ok {
-					return false
-				}
-			}
-			x, ok := number(v)
-			if !ok {
+			x, i, isInt, ok := st.addend(n.kids[0], e)
+			switch {
+			case !ok:
 				return false // not a number: expr's Add fails
+			case isInt && integer:
+				isum += i
+				return isum > -1<<53 && isum < 1<<53 // beyond, a float's sum could differ from expr's int
+			case isInt:
+				x = float64(i)
+			case integer:
+				fsum, integer = float64(isum), false
 			}
-			sum, any = x+sum, true
+			fsum = x + fsum
 			return true
 		})
 		switch {
 		case !ok:
 			return dst, false
-		case !any:
-			return append(dst, '0'), true // the int 0 sum starts from
+		case integer:
+			return strconv.AppendInt(dst, isum, 10), true // the int 0 sum starts from, or a sum of int literals
 		}
-		out, err := AppendFloat(dst, sum)
+		out, err := AppendFloat(dst, fsum)
 		return out, err == nil
 	case nFirst, nLast:
 		list := n.list
@@ -805,6 +948,48 @@ func (st *nstate) emit(dst []byte, n *nnode, elem []byte) ([]byte, bool) {
 			return append(dst, "null"...), true
 		}
 		return appendCanonical(dst, got)
+	case nTest:
+		keep, ok := st.test(n.cond, elem)
+		if !ok {
+			return dst, false
+		}
+		return strconv.AppendBool(dst, keep), true
+	case nAny:
+		// As expr: any, all and none stop at the first element that
+		// decides (a filter is run to its end first, as expr makes its
+		// list); one tests every element.
+		stop := n.list.kind != nFilter && n.quant != "one"
+		trues, decided := 0, false
+		ok := st.each(n.list, elem, func(e []byte) bool {
+			if decided {
+				return true // a filter's rest, run for its failures only
+			}
+			keep, ok := st.test(n.cond, e)
+			if !ok {
+				return false
+			}
+			if keep {
+				trues++
+			}
+			if (n.quant == "all") != keep && n.quant != "one" {
+				decided = true
+				return !stop
+			}
+			return true
+		})
+		if !ok && !(stop && decided) {
+			return dst, false
+		}
+		var v bool
+		switch n.quant {
+		case "any":
+			v = decided
+		case "all", "none":
+			v = !decided
+		case "one":
+			v = trues == 1
+		}
+		return strconv.AppendBool(dst, v), true
 	case nPick:
 		raw, ok := st.resolve(n.kids[0], elem)
 		switch {
@@ -880,7 +1065,7 @@ func (st *nstate) test(c *ncond, e []byte) (bool, bool) {
 	case "const":
 		return c.c.b, true
 	}
-	v, ok := st.resolve(c.field, e)
+	v, ok := st.raw(c.field, e)
 	if !ok {
 		return false, false
 	}

@@ -151,6 +151,27 @@ func TestNativeShapes(t *testing.T) {
 		{`pick(a, 'address', 'address.city')`, `{"address":{"city":"Lyon","country":"FR","zip":"69001"}}`},
 		{`pick(a, 'address.nope', 'name.first')`, `{}`},
 		{`map(a.items, {.sku})`, `["A1","B2","C3"]`},
+		{`sum(map(a.items, .qty ?? 0))`, `3`},
+		{`sum(a.items, .nope ?? 2)`, `6`},
+		{`sum(map(a.items, .nope ?? 2))`, `6`},
+		{`sum(map(filter(a.items, .qty > 0), .line_total ?? 0))`, `149`},
+		{`map(a.items, .name ?? .sku)`, `["Pen \u003cb\u003e","B2","café"]`},
+		{`map(a.items, .gift ?? 'no')`, `[false,"no",true]`},
+		{`map(a.items, .images ?? {'none': true})`, `[{"none":true},{"none":true},["i1","i2"]]`},
+		{`a.nope ?? a.address.city`, `"Lyon"`},
+		{`{'c': a.nope ?? 0, 'n': len(a.items)}`, `{"c":0,"n":3}`},
+		{`count(a.items, (.gift ?? false) == false)`, `2`},
+		{`filter(a.x, (# ?? 0) > 1)`, `[2.50]`},
+		{`a.items != nil`, `true`},
+		{`a.nope == nil && a.s == 'str'`, `true`},
+		{`!(a.n > 1)`, `false`},
+		{`map(a.items, .qty > 0)`, `[true,false,true]`},
+		{`any(a.items, .qty > 1)`, `true`},
+		{`all(a.items, .qty > 1)`, `false`},
+		{`none(a.items, .qty > 5)`, `true`},
+		{`one(a.items, .qty > 1)`, `true`},
+		{`any(filter(a.items, .qty > 0), .gift)`, `true`},
+		{`{'ok': a.items != nil, 'n': len(a.items)}`, `{"n":3,"ok":true}`},
 	} {
 		p := compileNativeTest(t, c.src)
 		if p.Native == nil {
@@ -175,6 +196,8 @@ func TestNativeLeavesToExpr(t *testing.T) {
 		`len(a.o)`, `len(a.s)`, `map(a.o, #)`, `first(a.s)`,
 		`sum(a.l)`, `pick(a.s, 'x')`, `map(a.items, .qty.x)`,
 		`map(a.missing.deeper, #)`,
+		`sum(map(a.items, .qty ?? 1))`, `sum(a.items, .qty ?? 's')`, `map(a.items, .qty.x ?? 0)`,
+		`any(a.items, .qty > 0)`, `a.s > 1`,
 	} {
 		p := compileNativeTest(t, src)
 		if p.Native == nil {
@@ -385,26 +408,58 @@ func genField(rng *rand.Rand) string {
 	return pickOne(rng, ".a", ".b", ".s", ".flag", ".b.k", ".k", "#", ".x")
 }
 
+// genScalar is a field, a constant, or a ?? of them.
+func genScalar(rng *rand.Rand, depth int) string {
+	switch r := rng.IntN(6); {
+	case r < 2 || depth > 1:
+		return genField(rng)
+	case r == 2:
+		return genConst(rng)
+	case r == 3:
+		return genField(rng) + " ?? " + pickOne(rng, "0", "1", "-2", "2.5", "nil", "'s'", "9007199254740993")
+	}
+	return "(" + genField(rng) + " ?? " + genScalar(rng, depth+1) + ")"
+}
+
 func genConst(rng *rand.Rand) string {
 	return pickOne(rng, "0", "1", "2.5", "-1", "'s'", "'m'", "nil", "true", "false", "''", "'é'")
 }
 
 func genCond(rng *rand.Rand, depth int) string {
+	field := genField(rng)
+	if rng.IntN(6) == 0 {
+		field = "(" + genField(rng) + " ?? " + genConst(rng) + ")"
+	}
 	switch r := rng.IntN(10); {
 	case r < 5 || depth > 2:
 		op := pickOne(rng, "==", "!=", "<", "<=", ">", ">=")
 		if rng.IntN(4) == 0 {
-			return genConst(rng) + " " + op + " " + genField(rng)
+			return genConst(rng) + " " + op + " " + field
 		}
-		return genField(rng) + " " + op + " " + genConst(rng)
+		return field + " " + op + " " + genConst(rng)
 	case r == 5:
-		return genField(rng)
+		return field
 	case r == 6:
 		return "!(" + genCond(rng, depth+1) + ")"
 	case r == 7:
 		return "true"
 	}
 	return "(" + genCond(rng, depth+1) + pickOne(rng, " && ", " || ", " and ", " or ") + genCond(rng, depth+1) + ")"
+}
+
+// genTopCond compares values of the answer, as a value.
+func genTopCond(rng *rand.Rand, depth int) string {
+	field := pickOne(rng, "a.s", "a.b.k", "a.x", "a.items", "a.missing", "a.flag", "a.k")
+	if rng.IntN(5) == 0 {
+		field = "(" + field + " ?? " + genConst(rng) + ")"
+	}
+	switch r := rng.IntN(6); {
+	case r < 3 || depth > 1:
+		return field + " " + pickOne(rng, "==", "!=", "<", "<=", ">", ">=") + " " + genConst(rng)
+	case r == 3:
+		return "!(" + genTopCond(rng, depth+1) + ")"
+	}
+	return "(" + genTopCond(rng, depth+1) + pickOne(rng, " && ", " || ") + genTopCond(rng, depth+1) + ")"
 }
 
 func genList2(rng *rand.Rand, inElem bool, depth int) string {
@@ -419,9 +474,11 @@ func genList2(rng *rand.Rand, inElem bool, depth int) string {
 }
 
 func genElemValue(rng *rand.Rand, depth int) string {
-	switch r := rng.IntN(12); {
+	switch r := rng.IntN(14); {
 	case r < 4 || depth > 2:
 		return genField(rng)
+	case r == 11:
+		return genField(rng) + " ?? " + pickOne(rng, genConst(rng), genField(rng), genElemValue(rng, depth+1))
 	case r == 4:
 		return genConst(rng)
 	case r == 5:
@@ -440,13 +497,18 @@ func genElemValue(rng *rand.Rand, depth int) string {
 		return "count(" + genList2(rng, true, depth+1) + ", " + genCond(rng, 0) + ")"
 	case r == 10:
 		return "sum(" + genList2(rng, true, depth+1) + ")"
+	case r == 12:
+		if rng.IntN(2) == 0 {
+			return genCond(rng, 0)
+		}
+		return pickOne(rng, "any", "all", "none", "one") + "(" + genList2(rng, true, depth+1) + ", " + genCond(rng, 0) + ")"
 	}
 	return genField(rng)
 }
 
 func genTop(rng *rand.Rand) string {
 	list := genList2(rng, false, 0)
-	switch rng.IntN(11) {
+	switch rng.IntN(12) {
 	case 0, 1, 2:
 		return "map(" + list + ", {" + genElemValue(rng, 0) + "})"
 	case 3:
@@ -456,10 +518,15 @@ func genTop(rng *rand.Rand) string {
 	case 5:
 		return "count(" + list + ", " + genCond(rng, 0) + ")"
 	case 6:
-		if rng.IntN(2) == 0 {
+		switch rng.IntN(4) {
+		case 0:
 			return "sum(" + list + ")"
+		case 1:
+			return "sum(" + list + ", " + genField(rng) + ")"
+		case 2:
+			return "sum(map(" + list + ", " + genScalar(rng, 0) + "))"
 		}
-		return "sum(" + list + ", " + genField(rng) + ")"
+		return "sum(" + list + ", " + genScalar(rng, 0) + ")"
 	case 7:
 		if strings.HasPrefix(list, "filter") {
 			return "first(" + list + ")" // last(filter()) is left to expr
@@ -471,6 +538,11 @@ func genTop(rng *rand.Rand) string {
 		return "pick(" + pickOne(rng, "a", "a.b", "a.missing") + ", " + strings.Join(paths[:1+rng.IntN(4)], ", ") + ")"
 	case 9:
 		return "{'one': " + genTop(rng) + ", 'two': a.s, 'three': len(" + genList2(rng, false, 1) + ")}"
+	case 10:
+		if rng.IntN(2) == 0 {
+			return pickOne(rng, "any", "all", "none", "one") + "(" + list + ", " + genCond(rng, 0) + ")"
+		}
+		return genTopCond(rng, 0)
 	}
 	return "map(" + list + ", {{'v': " + genElemValue(rng, 0) + ", 'w': " + genField(rng) + "}})"
 }
