@@ -337,7 +337,7 @@ func compileBuiltin(n *ast.BuiltinNode, inElem bool) *nnode {
 			return nil
 		}
 		return &nnode{kind: nMap, list: list, kids: []*nnode{body}}
-	case "filter", "count":
+	case "filter", "count", "any", "all", "none", "one":
 		p := pred()
 		if p == nil {
 			return nil
@@ -346,11 +346,13 @@ func compileBuiltin(n *ast.BuiltinNode, inElem bool) *nnode {
 		if cond == nil {
 			return nil
 		}
-		k := nFilter
-		if n.Name == "count" {
-			k = nCount
+		switch n.Name {
+		case "filter":
+			return &nnode{kind: nFilter, list: list, cond: cond}
+		case "count":
+			return &nnode{kind: nCount, list: list, cond: cond}
 		}
-		return &nnode{kind: k, list: list, cond: cond}
+		return &nnode{kind: nAny, list: list, cond: cond, quant: n.Name}
 	case "sum":
 		switch len(n.Arguments) {
 		case 1:
@@ -360,16 +362,6 @@ func compileBuiltin(n *ast.BuiltinNode, inElem bool) *nnode {
 				return compileSum(list, p)
 			}
 		}
-	case "any", "all", "none", "one":
-		p := pred()
-		if p == nil {
-			return nil
-		}
-		cond := compileCond(p.Node, true)
-		if cond == nil {
-			return nil
-		}
-		return &nnode{kind: nAny, list: list, cond: cond, quant: n.Name}
 	case "len", "first", "last":
 		if len(n.Arguments) != 1 {
 			return nil
