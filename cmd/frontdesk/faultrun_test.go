@@ -71,6 +71,16 @@ func TestFaultRunCartKilled(t *testing.T) {
 		t.Fatal("the demo gateway.json no longer has the cart line this test replaces")
 	}
 	fsys["gateway.json"] = &fstest.MapFile{Data: []byte(withTwo)}
+	// The endpoint's 2s deadline covers composing and writing too: on two
+	// cores shared with other test binaries under -race, a request starved
+	// that long would be a 504 that says nothing about the failover this
+	// test is about.
+	spec := string(fsys["web/checkout.json"].Data)
+	if longer := strings.Replace(spec, `"timeout": "2s"`, `"timeout": "10s"`, 1); longer != spec {
+		fsys["web/checkout.json"] = &fstest.MapFile{Data: []byte(longer)}
+	} else {
+		t.Fatal("the demo web/checkout.json no longer has the timeout this test lengthens")
+	}
 	env := live.Env()
 	tr := engine.NewTransport()
 	defer tr.CloseIdleConnections()
