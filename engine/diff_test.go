@@ -2,11 +2,13 @@ package engine_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -14,16 +16,25 @@ import (
 	"frontdesk/transform"
 )
 
-// bodyTransport answers every backend request with one JSON body.
-type bodyTransport struct{ body []byte }
+// bodyTransport answers every backend request with one JSON body: the one
+// its client request carries in its context (withBody).
+type bodyTransport struct{}
 
-func (t bodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+type bodyKey struct{}
+
+// withBody makes r's backend requests answered with body.
+func withBody(r *http.Request, body []byte) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
+}
+
+func (bodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Body != nil {
 		r.Body.Close()
 	}
+	body, _ := r.Context().Value(bodyKey{}).([]byte)
 	return &http.Response{
 		StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(bytes.NewReader(t.body)), ContentLength: int64(len(t.body)), Request: r,
+		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r,
 	}, nil
 }
 
@@ -95,23 +106,35 @@ func init() {
 	}
 }
 
-func serveBoth(t testing.TB, body []byte, path string) (fast, general string) {
+// diffGateways are the diff specs loaded with and without fast paths,
+// once: the body each request's calls get travels in its context.
+var diffGateways = sync.OnceValues(func() ([2]*engine.Gateway, error) {
 	fsys := fstest.MapFS{"gateway.json": {Data: []byte(`{"endpoints": ["e"], "services": {"s": {"urls": ["http://backend.invalid"]}}}`)}}
 	for name, spec := range diffSpecs {
 		fsys[name] = &fstest.MapFile{Data: []byte(spec)}
 	}
-	out := [2]string{}
+	var gws [2]*engine.Gateway
 	for i, noFast := range []bool{false, true} {
-		g, err := engine.Load(fsys, "gateway.json", engine.Options{
-			Transport: bodyTransport{body}, NoFastPaths: noFast,
-		})
+		g, err := engine.Load(fsys, "gateway.json", engine.Options{Transport: bodyTransport{}, NoFastPaths: noFast})
 		if err != nil {
-			t.Fatal(err)
+			return gws, err
 		}
+		gws[i] = g
+	}
+	return gws, nil
+})
+
+func serveBoth(t testing.TB, body []byte, path string) (fast, general string) {
+	gws, err := diffGateways()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := [2]string{}
+	for i, g := range gws {
 		w := httptest.NewRecorder()
 		r := httptest.NewRequest("GET", path, nil)
 		r.Header.Set("X-Request-Id", "diff")
-		g.ServeHTTP(w, r)
+		g.ServeHTTP(w, withBody(r, body))
 		out[i] = w.Result().Status + "\n" + w.Body.String()
 	}
 	return out[0], out[1]
