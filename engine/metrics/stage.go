@@ -8,10 +8,6 @@ import (
 	"frontdesk/pipeline/logs"
 )
 
-// StatusClientClosed is the status of a request whose client went away
-// before an answer was written, or whose answer was cut short.
-const StatusClientClosed = 499
-
 // Stage counts each request of e: in flight while it runs, then its status
 // and duration; and with out, writes its access line. It sits first in an
 // endpoint's chain, so answers the edge writes (429, cache hits, auth
@@ -32,7 +28,7 @@ func Stage(e *Endpoint, out *logs.Output, route string) func(http.Handler) http.
 				v := recover()
 				d := time.Since(start)
 				if v != nil && sw.Status == 0 {
-					sw.Status = StatusClientClosed
+					sw.Status = pipeline.StatusClientClosed
 					if v != http.ErrAbortHandler {
 						sw.Status = http.StatusInternalServerError
 					}
@@ -41,13 +37,13 @@ func Stage(e *Endpoint, out *logs.Output, route string) func(http.Handler) http.
 					// The answer was cut short (a write deadline, a client
 					// that stopped reading): whatever its headers said, the
 					// client did not get it.
-					sw.Status = StatusClientClosed
+					sw.Status = pipeline.StatusClientClosed
 				}
 				status := sw.Status
 				if status == 0 {
 					status = http.StatusOK
 					if r.Context().Err() != nil {
-						status = StatusClientClosed
+						status = pipeline.StatusClientClosed
 					}
 					sw.Status = status
 				}

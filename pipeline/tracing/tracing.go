@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"frontdesk/pipeline"
 )
 
 // Config is gateway.json's tracing, validated by the engine's decoder.
@@ -139,12 +141,12 @@ func (t *Tracer) Stage(route string) func(http.Handler) http.Handler {
 			defer func() {
 				status := sw.status
 				if sw.aborted {
-					status = 499 // the answer was not delivered: the connection closed
+					status = pipeline.StatusClientClosed // the answer was not delivered: the connection closed
 				}
 				if status == 0 {
 					status = http.StatusOK
 					if r.Context().Err() != nil {
-						status = 499 // the client went away; nothing was written
+						status = pipeline.StatusClientClosed // the client went away; nothing was written
 					}
 				}
 				span.SetAttributes(attribute.Int("http.response.status_code", status))
