@@ -123,11 +123,11 @@ func (g *Gateway) authStage(p *Plan) (pipeline.Stage, error) {
 	return auth.NewStage(g.providers, auth.Rule{Endpoint: p.Method + " " + p.Route, Require: req, Scopes: p.auth.scopes, Allow: p.allowFunc()})
 }
 
-// routeMethods lists the methods with an endpoint at r's path, for CORS
-// preflights.
+// routeMethods lists the methods with an endpoint at r's path: for CORS
+// preflights, and the Allow of a 405.
 func (g *Gateway) routeMethods(r *http.Request) []string {
 	var out []string
-	for _, m := range httpMethods {
+	for _, m := range pipeline.Methods {
 		probe := &http.Request{Method: m, Host: r.Host, URL: r.URL} // all the mux reads
 		if _, pat := g.mux.Handler(probe); pat != "" && pat != "/" {
 			out = append(out, m)

@@ -577,16 +577,7 @@ func normalizeRoute(key string) string {
 // exists under other methods, else 404.
 func (g *Gateway) unrouted(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	var allow []string
-	for _, m := range httpMethods {
-		if m == r.Method {
-			continue
-		}
-		probe := &http.Request{Method: m, Host: r.Host, URL: r.URL} // all the mux reads
-		if _, pat := g.mux.Handler(probe); pat != "" && pat != "/" {
-			allow = append(allow, m)
-		}
-	}
+	allow := slices.DeleteFunc(g.routeMethods(r), func(m string) bool { return m == r.Method })
 	w.Header().Set("Server-Timing", "total;dur="+strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', -1, 64))
 	if len(allow) == 0 {
 		pipeline.WriteError(w, r, pipeline.ErrNotFound)

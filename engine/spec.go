@@ -221,8 +221,8 @@ func (d *decoder) spec(n *Node) *Spec {
 		case "$schema":
 		case "method":
 			s.Method = d.str(v, "method")
-			if s.Method != "" && (!methodRE.MatchString(s.Method) || !slices.Contains(httpMethods, s.Method)) {
-				d.errorf(v.Pos, RuleSchema, "method", "method %q is not one of %s%s", s.Method, strings.Join(httpMethods, ", "), didYouMean(strings.ToUpper(s.Method), httpMethods))
+			if s.Method != "" && (!methodRE.MatchString(s.Method) || !slices.Contains(pipeline.Methods, s.Method)) {
+				d.errorf(v.Pos, RuleSchema, "method", "method %q is not one of %s%s", s.Method, strings.Join(pipeline.Methods, ", "), didYouMean(strings.ToUpper(s.Method), pipeline.Methods))
 				s.Method = ""
 			}
 		case "path":
@@ -266,7 +266,6 @@ func (d *decoder) spec(n *Node) *Spec {
 	return s
 }
 
-var httpMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
 
 func (d *decoder) call(m Member) *CallSpec {
 	c := &CallSpec{Name: m.Key, NamePos: m.KeyPos, Node: m.Value, Method: http.MethodGet, Decode: "auto", Encode: "json"}
@@ -290,8 +289,8 @@ func (d *decoder) call(m Member) *CallSpec {
 			c.ServiceNode = v
 		case "method":
 			c.Method = d.str(v, f)
-			if v.Kind == KindString && !slices.Contains(httpMethods, c.Method) {
-				d.errorf(v.Pos, RuleSchema, f, "%s: %q is not one of %s%s", f, c.Method, strings.Join(httpMethods, ", "), didYouMean(strings.ToUpper(c.Method), httpMethods))
+			if v.Kind == KindString && !slices.Contains(pipeline.Methods, c.Method) {
+				d.errorf(v.Pos, RuleSchema, f, "%s: %q is not one of %s%s", f, c.Method, strings.Join(pipeline.Methods, ", "), didYouMean(strings.ToUpper(c.Method), pipeline.Methods))
 			}
 		case "path":
 			if d.want(v, KindString, f) {

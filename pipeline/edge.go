@@ -13,6 +13,10 @@ import (
 // HeaderRequestID carries the request id in and out.
 const HeaderRequestID = "X-Request-Id"
 
+// Methods are the HTTP methods an endpoint, a backend call or a CORS rule
+// may name, in the order messages list them.
+var Methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
+
 // Stage is one stage of the edge: it wraps the rest of the chain.
 type Stage func(next http.Handler) http.Handler
 

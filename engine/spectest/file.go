@@ -254,7 +254,6 @@ func (p *fileParser) parseCase(n *engine.Node, field string) *Case {
 	return c
 }
 
-var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 func (p *fileParser) parseRequest(n *engine.Node, field string, r *Request) {
 	r.Method = http.MethodGet
@@ -270,11 +269,11 @@ func (p *fileParser) parseRequest(n *engine.Node, field string, r *Request) {
 			if p.want(v, engine.KindString, field+".method") {
 				r.Method = v.Str
 				ok := false
-				for _, k := range methods {
+				for _, k := range pipeline.Methods {
 					ok = ok || k == v.Str
 				}
 				if !ok {
-					p.errorf(v.Pos, "%s.method %q is not one of %s", field, v.Str, strings.Join(methods, ", "))
+					p.errorf(v.Pos, "%s.method %q is not one of %s", field, v.Str, strings.Join(pipeline.Methods, ", "))
 				}
 			}
 		case "path":

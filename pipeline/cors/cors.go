@@ -117,8 +117,8 @@ func New(cfg Config, routes Routes) (*CORS, error) {
 		c.exact[lo] = true
 	}
 	for i, m := range cfg.AllowMethods {
-		if !slices.Contains(methods, m) {
-			return nil, &ConfigError{"allow_methods", i, fmt.Sprintf("%q is not one of %s", m, strings.Join(methods, ", "))}
+		if !slices.Contains(pipeline.Methods, m) {
+			return nil, &ConfigError{"allow_methods", i, fmt.Sprintf("%q is not one of %s", m, strings.Join(pipeline.Methods, ", "))}
 		}
 		if !slices.Contains(c.methods, m) {
 			c.methods = append(c.methods, m)
@@ -155,7 +155,6 @@ func New(cfg Config, routes Routes) (*CORS, error) {
 	return c, nil
 }
 
-var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
 
 // allowed reports whether origin may call the gateway from a browser.
 func (c *CORS) allowed(origin string) bool {
