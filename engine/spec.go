@@ -266,7 +266,6 @@ func (d *decoder) spec(n *Node) *Spec {
 	return s
 }
 
-
 func (d *decoder) call(m Member) *CallSpec {
 	c := &CallSpec{Name: m.Key, NamePos: m.KeyPos, Node: m.Value, Method: http.MethodGet, Decode: "auto", Encode: "json"}
 	field := fmt.Sprintf("calls.%s", m.Key)

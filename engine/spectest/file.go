@@ -254,7 +254,6 @@ func (p *fileParser) parseCase(n *engine.Node, field string) *Case {
 	return c
 }
 
-
 func (p *fileParser) parseRequest(n *engine.Node, field string, r *Request) {
 	r.Method = http.MethodGet
 	r.Header = http.Header{}

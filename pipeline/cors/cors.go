@@ -155,7 +155,6 @@ func New(cfg Config, routes Routes) (*CORS, error) {
 	return c, nil
 }
 
-
 // allowed reports whether origin may call the gateway from a browser.
 func (c *CORS) allowed(origin string) bool {
 	if origin == "" {
