@@ -402,7 +402,7 @@ func TestKeysFileErrors(t *testing.T) {
 		`keys/clients.json:3:23: error: clients.a.sha256: not a SHA-256: each entry is the 64 lowercase hex digits of the key's SHA-256 (printf %s "$KEY" | sha256sum, or frontdesk hash-key), never the key itself (schema)`,
 		`keys/clients.json:3:31: error: unknown key "scops" in client "a"; did you mean "scopes"? (unknown-key)`,
 		`keys/clients.json:4:91: error: clients.b.sha256: client "b" has this hash too: each key belongs to one client (schema)`,
-		`keys/clients.json:4:184: error: clients.b.rate_limit.rate: "fast" is not a rate such as "50/s", "600/m" or "5000/h" (schema)`,
+		`keys/clients.json:4:184: error: clients.b.rate_limit.rate: rate "fast": want N/s, N/m or N/h, such as "100/s" (schema)`,
 		`keys/clients.json:5:5: error: client "c" needs "sha256": the hashes of its keys (schema)`,
 		`keys/clients.json:5:70: error: clients.c.rate_limit.burst must be a whole number from 1 to 1000000, not 0 (schema)`,
 	}

@@ -8,7 +8,6 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -372,43 +371,32 @@ func (d *decoder) keysFile(n *Node) []auth.Client {
 	return out
 }
 
-var rateRE = regexp.MustCompile(`^([0-9]+)/(s|m|h)$`)
-
 // clientRate reads a client's rate_limit: {"rate": "50/s", "burst": 100};
-// burst defaults to the rate's count.
-func (d *decoder) clientRate(n *Node, field string) *auth.RateLimit {
+// burst defaults to the rate's count. The rate is read as an endpoint's is.
+func (d *decoder) clientRate(n *Node, field string) *limit.Config {
 	if !d.object(n, field, rateLimitKeys...) {
 		return nil
 	}
-	rl := &auth.RateLimit{}
 	r := n.Get("rate")
 	if r == nil {
 		d.errorf(n.Pos, RuleSchema, field, "%s needs \"rate\", such as \"50/s\"", field)
 		return nil
 	}
-	s := d.str(r, field+".rate")
-	m := rateRE.FindStringSubmatch(s)
-	if r.Kind == KindString && m == nil {
-		d.errorf(r.Pos, RuleSchema, field+".rate", "%s.rate: %q is not a rate such as \"50/s\", \"600/m\" or \"5000/h\"", field, s)
-		return nil
-	}
-	if m == nil {
-		return nil
-	}
-	rl.Requests, _ = strconv.Atoi(m[1])
-	if rl.Requests < 1 || rl.Requests > limit.MaxRequests || len(m[1]) > 9 {
-		d.errorf(r.Pos, RuleSchema, field+".rate", "%s.rate: %q: the number of requests must be between 1 and %d", field, s, limit.MaxRequests)
-		return nil
-	}
-	rl.Per = map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[m[2]]
-	rl.Burst = rl.Requests
+	burst := 0
 	if b := n.Get("burst"); b != nil {
-		rl.Burst = d.integer(b, field+".burst", 1, limit.MaxBurst)
-		if rl.Burst == 0 {
+		if burst = d.integer(b, field+".burst", 1, limit.MaxBurst); burst == 0 {
 			return nil
 		}
 	}
-	return rl
+	if !d.want(r, KindString, field+".rate") {
+		return nil
+	}
+	cfg, err := limit.ParseConfig(r.Str, burst)
+	if err != nil {
+		d.errorf(r.Pos, RuleSchema, field+".rate", "%s: %v", field+".rate", err)
+		return nil
+	}
+	return &cfg
 }
 
 // readKeysFile reads and decodes api_keys.file, relative to gateway.json's

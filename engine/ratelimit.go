@@ -444,7 +444,7 @@ func clientLimits(clients []auth.Client) map[string]limit.Config {
 	out := map[string]limit.Config{}
 	for _, c := range clients {
 		if rl := c.RateLimit; rl != nil {
-			out[c.Name] = limit.Config{Rate: limit.Rate{N: rl.Requests, Per: rl.Per}, Burst: rl.Burst}
+			out[c.Name] = *rl
 		}
 	}
 	return out

@@ -6,9 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"frontdesk/pipeline"
+	"frontdesk/pipeline/limit"
 	"slices"
 	"sort"
-	"time"
 	"unsafe"
 )
 
@@ -16,23 +16,16 @@ import (
 // is not set.
 const DefaultAPIKeyHeader = "X-API-Key"
 
-// RateLimit is a client's own rate limit from the keys file: Requests per
-// Per, with bursts of up to Burst. It replaces the endpoint's limit for that
-// client (the rate-limit stage reads it).
-type RateLimit struct {
-	Requests int
-	Per      time.Duration
-	Burst    int
-}
-
 // Client is one entry of the keys file.
 type Client struct {
 	Name string
 	// SHA256 lists the lowercase hex SHA-256 of each key the client may
 	// send: several while a key is rotated.
-	SHA256    []string
-	Scopes    []string
-	RateLimit *RateLimit
+	SHA256 []string
+	Scopes []string
+	// RateLimit is the client's own rate limit, which replaces the
+	// endpoint's for that client; nil when it has none.
+	RateLimit *limit.Config
 }
 
 // APIKeysConfig is the gateway's api_keys with its file read.

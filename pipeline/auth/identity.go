@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"frontdesk/pipeline/limit"
 	"frontdesk/transform"
 	"slices"
 )
@@ -26,7 +27,7 @@ type Identity struct {
 	// in ClaimSpans), empty for an API key.
 	Claims map[string]any
 	// RateLimit is the API key client's own limit, nil when it has none.
-	RateLimit *RateLimit
+	RateLimit *limit.Config
 	// ClaimSpans holds the digits of the claims' numbers, for encoders
 	// (transform.Encoder.AddNumbers); nil for an API key.
 	ClaimSpans *transform.Spans

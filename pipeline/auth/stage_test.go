@@ -8,8 +8,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"frontdesk/pipeline"
+	"frontdesk/pipeline/limit"
 )
 
 // Demo API keys: their hashes go in the key set, the keys only in requests.
@@ -23,7 +25,7 @@ func testAPIKeys(t testing.TB) *APIKeys {
 	t.Helper()
 	k, err := NewAPIKeys(APIKeysConfig{Clients: []Client{
 		{Name: "ios-app", SHA256: []string{HashKey(iosKey)}, Scopes: []string{"checkout:read"},
-			RateLimit: &RateLimit{Requests: 50, Per: 1e9, Burst: 100}},
+			RateLimit: &limit.Config{Rate: limit.Rate{N: 50, Per: time.Second}, Burst: 100}},
 		{Name: "partner-x", SHA256: []string{HashKey(partnerOld), HashKey(partnerNew)}},
 	}})
 	if err != nil {
