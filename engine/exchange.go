@@ -214,3 +214,10 @@ func (x *exchange) observeCalls() {
 		}
 	}
 }
+
+// Interface guards: what the server and the mux are handed.
+var (
+	_ http.Handler = (*Plan)(nil)
+	_ http.Handler = (*Gateway)(nil)
+	_ http.Handler = (*Live)(nil)
+)

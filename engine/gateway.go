@@ -114,7 +114,7 @@ type Gateway struct {
 	// testIssuer and testJWT sign tokens for spec tests (Options.TestAuth).
 	testIssuer *auth.TestIssuer
 	testJWT    auth.JWTConfig
-	rt         *runtime // the backend clients, for their health checks
+	rt         *shared // the backend clients, for their health checks
 	// fromPrev holds what Load took over from Options.Previous, which
 	// this gateway must not close until Adopt makes it its own; adopted
 	// holds what a successor took over from this one, which Close leaves
@@ -259,7 +259,7 @@ func Load(fsys fs.FS, configPath string, opt Options) (*Gateway, error) {
 	if defaults.MaxDecodedTotal == 0 && opt.MemoryLimit > 0 && opt.MemoryLimit < math.MaxInt64 {
 		defaults.MaxDecodedTotal = DefaultDecodedTotal(opt.MemoryLimit, opt.GCPercent)
 	}
-	rt := &runtime{transport: opt.Transport, clients: map[string]*backend.Client{}, log: opt.Logger,
+	rt := &shared{transport: opt.Transport, clients: map[string]*backend.Client{}, log: opt.Logger,
 		trusted: cfg.TrustedProxies, tagCalls: opt.TagCalls, general: opt.NoFastPaths, maxBody: defaults.MaxBackendBody,
 		output: opt.Output}
 	g := &Gateway{Config: cfg, Limits: defaults, mux: http.NewServeMux(), rt: rt, guards: map[*Plan]*limit.Guard{}, caches: map[*Plan]*cache.Cache{},

@@ -28,7 +28,7 @@ type Plan struct {
 	reads    map[string]bool // top-level names any expression reads
 	callIdx  map[string]int  // call name -> index in Calls
 	limits   Limits
-	rt       *runtime
+	rt       *shared
 	formats  []pipeline.Format // in the spec's order of preference
 	xmlRoot  string
 	xmlOut   *transform.XMLCodec // writes the response as XML

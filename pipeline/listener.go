@@ -571,3 +571,11 @@ func CloseSmuggled(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// Interface guards: the server takes the Listener, and half-closes the
+// connections it hands out.
+var (
+	_ net.Listener                    = (*Listener)(nil)
+	_ net.Conn                        = (*conn)(nil)
+	_ interface{ CloseWrite() error } = (*conn)(nil)
+)

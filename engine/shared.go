@@ -13,9 +13,9 @@ import (
 	"frontdesk/transform"
 )
 
-// runtime is what every plan of one loaded gateway shares: the backend
+// shared is what every plan of one loaded gateway shares: the backend
 // clients with their balancing and health state, and the logger.
-type runtime struct {
+type shared struct {
 	transport http.RoundTripper
 	clients   map[string]*backend.Client // by service name
 	log       *slog.Logger
@@ -34,7 +34,7 @@ type runtime struct {
 
 // client is the backend client of cfg's service, built on first use: one
 // per service, shared by every call to it.
-func (rt *runtime) client(cfg *ServiceConfig) *backend.Client {
+func (rt *shared) client(cfg *ServiceConfig) *backend.Client {
 	if c, ok := rt.clients[cfg.Name]; ok {
 		return c
 	}
@@ -66,7 +66,7 @@ func (rt *runtime) client(cfg *ServiceConfig) *backend.Client {
 func NewTransport() *http.Transport { return backend.NewTransport() }
 
 // startHealth starts every service's active health checks.
-func (rt *runtime) startHealth(ctx context.Context) {
+func (rt *shared) startHealth(ctx context.Context) {
 	for _, c := range rt.clients {
 		c.Start(ctx)
 	}
@@ -74,7 +74,7 @@ func (rt *runtime) startHealth(ctx context.Context) {
 
 // stopHealth stops them and waits for them to end, leaving alone the
 // clients owns says another gateway now has.
-func (rt *runtime) stopHealth(owns func(any) bool) {
+func (rt *shared) stopHealth(owns func(any) bool) {
 	for _, c := range rt.clients {
 		if owns(c) {
 			c.Close()
