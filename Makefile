@@ -2,7 +2,7 @@ GO       ?= go
 FUZZTIME ?= 20s
 BIN      := bin/frontdesk
 
-.PHONY: build run test bench fuzz fmt loadtest
+.PHONY: build run test check bench fuzz fmt loadtest
 
 build:
 	$(GO) build -o $(BIN) ./cmd/frontdesk
@@ -17,6 +17,13 @@ test: build
 	$(GO) test -race -shuffle=on -timeout 8m ./...
 	$(BIN) lint endpoints
 	$(BIN) test endpoints
+
+# The fast edit loop: vet, staticcheck and the tests, without -race and
+# without the binary's lint/test of endpoints; make test before a push.
+check:
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	$(GO) test ./...
 
 # Go benchmarks with allocations (kept in testdata/bench/latest.txt for
 # benchstat against testdata/bench/baseline.txt), then a short load run.
