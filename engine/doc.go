@@ -26,5 +26,13 @@
 // proves is what expressions see as auth. Gateway.Start fetches a JWKS and
 // keeps it fresh; Gateway.Close stops that.
 //
-// In the flow: cmd -> engine -> {pipeline, pipeline/auth, pipeline/cors, transform, schemas}.
+// The other stages are built at load too: rate limits (pipeline/limit,
+// ratelimit.go) and the response cache (pipeline/cache, cache.go), on the
+// Redis connection of pipeline/store when gateway.json names one. Each
+// exchange writes its access log line through pipeline/logs, its spans
+// through pipeline/tracing (tracing.go) and its figures to engine/metrics.
+//
+// In the flow: cmd -> engine -> {engine/backend, engine/metrics, pipeline,
+// pipeline/auth, pipeline/cache, pipeline/cors, pipeline/limit,
+// pipeline/logs, pipeline/store, pipeline/tracing, schemas, transform}.
 package engine

@@ -143,11 +143,11 @@ var (
 	// ErrEndpointTimeout is the endpoint's own deadline passing.
 	ErrEndpointTimeout = errors.New("the endpoint's deadline passed")
 	// ErrNotFound and ErrMethodNotAllowed are routing failures.
-	ErrNotFound         = errors.New("No endpoint is defined for this path")
-	ErrMethodNotAllowed = errors.New("This endpoint does not accept this method")
+	ErrNotFound         = errors.New("no endpoint is defined for this path")
+	ErrMethodNotAllowed = errors.New("this endpoint does not accept this method")
 	// ErrMisdirected is a request for a host gateway.json's hosts does not
 	// list: answered 421 before any stage runs.
-	ErrMisdirected = errors.New("This gateway does not serve the host the request names")
+	ErrMisdirected = errors.New("this gateway does not serve the host the request names")
 	// ErrClientClosed is a client that went away before its answer was
 	// written (logged as status 499; nothing is written).
 	ErrClientClosed = errors.New("the client closed the request")

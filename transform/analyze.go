@@ -50,7 +50,6 @@ func (v *mergeVisitor) Visit(node *ast.Node) {
 func collide(prefix string, args []ast.Node) []string {
 	type seen struct {
 		arg   int
-		obj   []ast.Node // the value's pairs' maps when it is an object literal
 		isObj bool
 	}
 	var out []string

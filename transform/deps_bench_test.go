@@ -480,7 +480,10 @@ func TestDepsGJSONPathSyntax(t *testing.T) {
 			t.Errorf("gjson.Get(%s, %q) = %s, want %s", tc.doc, tc.escaped, r.Raw, tc.right)
 		}
 	}
+	// The deprecated switch is used on purpose: the test shows it does nothing.
+	//lint:ignore SA1019 setting it is what the test checks has no effect
 	gjson.DisableModifiers = true
+	//lint:ignore SA1019 restored for the tests that follow
 	defer func() { gjson.DisableModifiers = false }()
 	if r := gjson.Get(`{"a":{"@reverse":"x","b":1}}`, "a.@reverse"); r.Raw == `"x"` {
 		t.Errorf("DisableModifiers works again: %s", r.Raw)

@@ -528,7 +528,7 @@ func isCanonicalNumber(b []byte) bool {
 	if end, ok := scanNumber(b, 0); !ok || end != len(b) {
 		return false
 	}
-	if bytes.IndexAny(b, ".eE") < 0 {
+	if !bytes.ContainsAny(b, ".eE") {
 		// An integer literal is written back as is (the grammar has
 		// already refused leading zeros); it must still read back as
 		// exactly this integer.

@@ -425,7 +425,7 @@ func appendXMLEscaped(dst, s []byte, attr bool) []byte {
 // appendXMLNumber writes the JSON number literal n in plain decimal form
 // with its digits.
 func appendXMLNumber(dst, n []byte) ([]byte, error) {
-	if bytes.IndexAny(n, ".eE") < 0 {
+	if !bytes.ContainsAny(n, ".eE") {
 		if string(n) == "-0" {
 			return append(dst, '0'), nil
 		}

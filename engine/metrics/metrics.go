@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -92,7 +93,7 @@ func New() *Set {
 		s.refusedBy[i] = s.connRefused.WithLabelValues(r)
 	}
 	s.reg.MustRegister(s.requests, s.duration, s.inflight, s.callDuration, s.funcs, s.reloads, s.lastReload, s.connRefused,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s
 }
 

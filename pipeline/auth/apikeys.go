@@ -160,11 +160,3 @@ func (k *APIKeys) withKey(client, key string) (*APIKeys, error) {
 	c.byHash[sum] = &apiKey{hash: sum, id: id}
 	return c, nil
 }
-
-var isTokenPunct = func() [128]bool {
-	var t [128]bool
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()

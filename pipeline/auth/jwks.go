@@ -56,9 +56,9 @@ type jwks struct {
 	gen     atomic.Uint64
 	fetched atomic.Bool // the set has been fetched at least once
 
-	fetchMu     sync.Mutex // one fetch at a time
-	last        []byte     // the body of the last fetch that changed the set
-	mu          sync.Mutex // guards lastUnknown, cancel and done
+	last        []byte        // the body of the last fetch that changed the set; read and written by the fetch in flight
+	mu          sync.Mutex    // guards flight, lastUnknown, cancel and done
+	flight      chan struct{} // one fetch at a time: closed when the fetch in flight ends; nil between fetches
 	lastUnknown time.Time
 
 	stopOnce sync.Once
@@ -154,25 +154,49 @@ func (j *jwks) close() {
 	})
 }
 
-// refreshOnce is refresh, unless a fetch is in flight: then it waits for
-// that one to end, so no caller waits for two fetches.
-func (j *jwks) refreshOnce(ctx context.Context) error {
-	if j.fetchMu.TryLock() {
-		defer j.fetchMu.Unlock()
-		return j.refreshLocked(ctx)
+// beginFetch makes the caller the fetch in flight and returns nil, unless
+// another fetch is in flight: then it returns the channel closed when that
+// one ends.
+func (j *jwks) beginFetch() <-chan struct{} {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.flight != nil {
+		return j.flight
 	}
-	j.fetchMu.Lock()
-	j.fetchMu.Unlock()
+	j.flight = make(chan struct{})
 	return nil
 }
 
-// refresh fetches the set and, when it changed, replaces the stored one.
-func (j *jwks) refresh(ctx context.Context) error {
-	j.fetchMu.Lock()
-	defer j.fetchMu.Unlock()
+// endFetch ends the caller's fetch and wakes those waiting for it.
+func (j *jwks) endFetch() {
+	j.mu.Lock()
+	close(j.flight)
+	j.flight = nil
+	j.mu.Unlock()
+}
+
+// refreshOnce is refresh, unless a fetch is in flight: then it waits for
+// that one to end, so no caller waits for two fetches.
+func (j *jwks) refreshOnce(ctx context.Context) error {
+	if wait := j.beginFetch(); wait != nil {
+		<-wait
+		return nil
+	}
+	defer j.endFetch()
 	return j.refreshLocked(ctx)
 }
 
+// refresh fetches the set and, when it changed, replaces the stored one;
+// a fetch in flight is let end first.
+func (j *jwks) refresh(ctx context.Context) error {
+	for wait := j.beginFetch(); wait != nil; wait = j.beginFetch() {
+		<-wait
+	}
+	defer j.endFetch()
+	return j.refreshLocked(ctx)
+}
+
+// refreshLocked is one fetch: the caller is the fetch in flight.
 func (j *jwks) refreshLocked(ctx context.Context) (err error) {
 	body, keys, err := j.fetch(ctx)
 	if j.afterFetch != nil {

@@ -208,6 +208,57 @@ func TestJWKSBackgroundRefresh(t *testing.T) {
 	})
 }
 
+// TestJWKSUnknownKidJoinsFetchInFlight, on the fake clock: a token whose
+// kid the set lacks, arriving while the background refresh is fetching,
+// waits for that fetch instead of making a second one, and is accepted
+// when that fetch brings its key.
+func TestJWKSUnknownKidJoinsFetchInFlight(t *testing.T) {
+	makeKeys(t)
+	synctest.Test(t, func(t *testing.T) {
+		is := newIssuer(map[string]any{"a": &rsaKey.PublicKey})
+		var hold atomic.Bool
+		release := make(chan struct{})
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hold.Load() {
+				<-release
+			}
+			is.ServeHTTP(w, r)
+		})
+		v := newJWT(t, jwksConfig("https://id.test/jwks.json", &http.Client{Transport: inProcess{h}}))
+		if err := v.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		// The issuer publishes kid b; the next background refresh is held
+		// in flight.
+		is.set(map[string]any{"a": &rsaKey.PublicKey, "b": &rsaKey2.PublicKey})
+		hold.Store(true)
+		time.Sleep(DefaultJWKSRefresh + time.Second)
+		synctest.Wait()
+		tok := mintKid(t, "RS256", rsaKey2, "b", nil)
+		done := make(chan error, 1)
+		go func() {
+			_, err := v.Verify(context.Background(), tok)
+			done <- err
+		}()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			close(release)
+			t.Fatalf("the token of kid b did not wait for the fetch in flight: %v", err)
+		default:
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Errorf("the token of kid b after the fetch in flight: %v", err)
+		}
+		if n := is.hits.Load(); n != 2 {
+			t.Errorf("%d fetches, want 2 (the start and the refresh the token waited for)", n)
+		}
+		v.Close()
+		synctest.Wait()
+	})
+}
+
 // TestJWKSUnavailable: a set that cannot be fetched at start is an error
 // naming the URL; tokens are then ErrUnavailable (503), and accepted once a
 // background retry succeeds.

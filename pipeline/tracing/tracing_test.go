@@ -54,7 +54,7 @@ func TestTracingStageCoversRecover(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, kv := range s.Attributes() {
-		got[string(kv.Key)] = kv.Value.Emit()
+		got[string(kv.Key)] = kv.Value.String()
 	}
 	for k, want := range map[string]string{"http.request.method": "GET", "http.route": "/a/{id}", "http.response.status_code": "500"} {
 		if got[k] != want {
