@@ -288,8 +288,8 @@ func (d *decoder) jwtError(a *AuthConfig, err error) {
 		}
 		return
 	}
-	var ce *auth.ConfigError
-	if !errors.As(err, &ce) {
+	ce, ok := errors.AsType[*auth.ConfigError](err)
+	if !ok {
 		d.errorf(a.jwtNode.Pos, RuleSchema, "auth.jwt", "auth.jwt: %v", err)
 		return
 	}
@@ -415,8 +415,7 @@ func readKeysFile(fsys fs.FS, dir string, k *APIKeysConfig, cfgDecoder *decoder,
 	}
 	n, err := ParseJSON(b)
 	if err != nil {
-		var se *SyntaxError
-		if errors.As(err, &se) {
+		if se, ok := errors.AsType[*SyntaxError](err); ok {
 			fd.errorf(se.Pos, RuleSyntax, "", "%s", se.Msg)
 		} else {
 			fd.errorf(Pos{1, 1, 0}, RuleSyntax, "", "%v", err)
@@ -430,8 +429,8 @@ func readKeysFile(fsys fs.FS, dir string, k *APIKeysConfig, cfgDecoder *decoder,
 
 // corsError reports a problem cors.New found, at the key it names.
 func (d *decoder) corsError(n *Node, err error) {
-	var ce *cors.ConfigError
-	if !errors.As(err, &ce) {
+	ce, ok := errors.AsType[*cors.ConfigError](err)
+	if !ok {
 		d.errorf(n.Pos, RuleSchema, "cors", "cors: %v", err)
 		return
 	}

@@ -65,8 +65,8 @@ func (c *compiler) compileExpr(n *Node, offset int, src, field string, scope *tr
 	p, err := transform.Compile(src, scope)
 	if err != nil {
 		c.failed = true
-		var ce *transform.CompileError
-		if !errors.As(err, &ce) {
+		ce, ok := errors.AsType[*transform.CompileError](err)
+		if !ok {
 			c.d.errorf(n.Pos, RuleExprSyntax, field, "%s: %v", field, err)
 			return nil
 		}
@@ -370,8 +370,7 @@ func (c *compiler) call(i int, cs *CallSpec, scope, itemScope *transform.Scope) 
 	if cs.Path != nil {
 		parts, err := transform.ParsePath(cs.Path.Str)
 		if err != nil {
-			var pe *transform.PathError
-			errors.As(err, &pe)
+			pe, _ := errors.AsType[*transform.PathError](err)
 			c.d.errorf(cs.Path.PosAt(pe.Offset), RulePath, field+".path", "%s.path: %s", field, pe.Message)
 		}
 		for _, part := range parts {

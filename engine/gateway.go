@@ -481,8 +481,7 @@ func unwrapPathErr(err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return errors.New("does not exist")
 	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
 		return pe.Err
 	}
 	return err
@@ -503,8 +502,7 @@ func readNode(fsys fs.FS, p string, d *decoder) (*Node, []byte, error) {
 	}
 	n, err := ParseJSON(b)
 	if err != nil {
-		var se *SyntaxError
-		if errors.As(err, &se) {
+		if se, ok := errors.AsType[*SyntaxError](err); ok {
 			d.errorf(se.Pos, RuleSyntax, "", "%s", se.Msg)
 		}
 		return nil, nil, err

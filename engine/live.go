@@ -110,8 +110,7 @@ func (l *Live) Reload() error {
 	gw, err := l.load(old.gw)
 	if err != nil {
 		old.gw.Metrics.Reloaded(false, time.Now())
-		var le LoadErrors
-		if errors.As(err, &le) {
+		if le, ok := errors.AsType[LoadErrors](err); ok {
 			for _, e := range le {
 				if e.Severity == SevError {
 					l.log.Error("reload refused: the running configuration keeps serving", "problem", e.Error())

@@ -112,8 +112,7 @@ func (x *exchange) runCall(ctx context.Context, i int) error {
 	if !c.Optional || ctx.Err() == context.Canceled {
 		return err
 	}
-	var pe *pipeline.PanicError
-	if errors.As(err, &pe) {
+	if _, ok := errors.AsType[*pipeline.PanicError](err); ok {
 		return err
 	}
 	res.state = stateFailed

@@ -33,15 +33,14 @@ func ProblemFor(err error) Problem {
 	if p.Title == "" {
 		p.Title = http.StatusText(p.Status)
 	}
-	var ce *CallError
-	if errors.As(err, &ce) {
+	ce, isCall := errors.AsType[*CallError](err)
+	if isCall {
 		p.Call, p.Service = ce.Call, ce.Service
 		if ce.Failure == FailStatus && ce.Expose {
 			p.Backend, p.BackendIsJSON = ce.Body, ce.BodyIsJSON
 		}
 	}
-	var ee *ExprError
-	if errors.As(err, &ee) && !errors.As(err, &ce) {
+	if ee, ok := errors.AsType[*ExprError](err); ok && !isCall {
 		p.Field = ee.Field
 	}
 	return p

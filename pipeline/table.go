@@ -40,21 +40,20 @@ func is(target error) func(error) bool {
 
 // as matches an error type.
 func as[T error]() func(error) bool {
-	return func(err error) bool { var t T; return errors.As(err, &t) }
+	return func(err error) bool { _, ok := errors.AsType[T](err); return ok }
 }
 
 // callFailed matches a CallError of one failure.
 func callFailed(f CallFailure) func(error) bool {
 	return func(err error) bool {
-		var ce *CallError
-		return errors.As(err, &ce) && ce.Failure == f
+		ce, ok := errors.AsType[*CallError](err)
+		return ok && ce.Failure == f
 	}
 }
 
 func callDetail(text string) func(error) string {
 	return func(err error) string {
-		var ce *CallError
-		errors.As(err, &ce)
+		ce, _ := errors.AsType[*CallError](err)
 		return "Call " + strconv.Quote(ce.Call) + " " + text
 	}
 }
@@ -75,17 +74,17 @@ var table = []kind{
 		match: is(ErrEndpointTimeout), detail: fixed("The endpoint did not finish within its timeout.")},
 	{Type: "urn:frontdesk:unauthorized", Title: "Unauthorized", status: http.StatusUnauthorized,
 		match: func(err error) bool {
-			var ae *AuthError
-			return errors.As(err, &ae) && ae.Status != http.StatusForbidden
+			ae, ok := errors.AsType[*AuthError](err)
+			return ok && ae.Status != http.StatusForbidden
 		},
-		detail: func(err error) string { var ae *AuthError; errors.As(err, &ae); return ae.Detail },
+		detail: func(err error) string { ae, _ := errors.AsType[*AuthError](err); return ae.Detail },
 		header: challenge},
 	{Type: "urn:frontdesk:forbidden", Title: "Forbidden", status: http.StatusForbidden,
 		match: func(err error) bool {
-			var ae *AuthError
-			return errors.As(err, &ae) && ae.Status == http.StatusForbidden
+			ae, ok := errors.AsType[*AuthError](err)
+			return ok && ae.Status == http.StatusForbidden
 		},
-		detail: func(err error) string { var ae *AuthError; errors.As(err, &ae); return ae.Detail },
+		detail: func(err error) string { ae, _ := errors.AsType[*AuthError](err); return ae.Detail },
 		header: challenge},
 	{Type: "urn:frontdesk:auth-unavailable", Title: "Service unavailable", status: http.StatusServiceUnavailable,
 		match: is(ErrAuthUnavailable), detail: fixed("The gateway cannot check credentials right now: the issuer's keys have not been fetched yet; try again shortly."),
@@ -95,8 +94,7 @@ var table = []kind{
 	{Type: "urn:frontdesk:rate-limited", Title: "Too many requests", status: http.StatusTooManyRequests,
 		match: as[*LimitError](), detail: fixed("This client is over the endpoint's rate limit."),
 		header: func(err error, h http.Header) {
-			var le *LimitError
-			errors.As(err, &le)
+			le, _ := errors.AsType[*LimitError](err)
 			h.Set("Retry-After", strconv.Itoa(le.RetryAfterSeconds()))
 		}},
 	{Type: "urn:frontdesk:overloaded", Title: "Service unavailable", status: http.StatusServiceUnavailable,
@@ -111,8 +109,7 @@ var table = []kind{
 		match: callFailed(FailTimeout), detail: callDetail("did not answer within its timeout.")},
 	{Type: "urn:frontdesk:call-status", Title: "Backend error",
 		statusOf: func(err error) int {
-			var ce *CallError
-			errors.As(err, &ce)
+			ce, _ := errors.AsType[*CallError](err)
 			if ce.Status >= 400 && ce.Status < 500 {
 				return ce.Status
 			}
@@ -120,15 +117,13 @@ var table = []kind{
 		},
 		match: callFailed(FailStatus),
 		detail: func(err error) string {
-			var ce *CallError
-			errors.As(err, &ce)
+			ce, _ := errors.AsType[*CallError](err)
 			return "Call " + strconv.Quote(ce.Call) + " answered " + strconv.Itoa(ce.Status) + "."
 		}},
 	{Type: "urn:frontdesk:call-body", Title: "Bad backend answer", status: http.StatusBadGateway,
 		match: callFailed(FailBody),
 		detail: func(err error) string {
-			var ce *CallError
-			errors.As(err, &ce)
+			ce, _ := errors.AsType[*CallError](err)
 			return "Call " + strconv.Quote(ce.Call) + " answered a body the gateway cannot use: " + or(ce.Reason, "it could not be read") + "."
 		}},
 	{Type: "urn:frontdesk:call-truncated", Title: "Truncated backend answer", status: http.StatusBadGateway,
@@ -136,44 +131,38 @@ var table = []kind{
 	{Type: "urn:frontdesk:call-request", Title: "Backend request not built", status: http.StatusBadGateway,
 		match: callFailed(FailRequest),
 		detail: func(err error) string {
-			var ce *CallError
-			errors.As(err, &ce)
+			ce, _ := errors.AsType[*CallError](err)
 			return "Call " + strconv.Quote(ce.Call) + " could not be built: " + or(ce.Reason, "a value it needs was missing or of the wrong kind") + "."
 		}},
 	{Type: "urn:frontdesk:call-limit", Title: "Too many backend calls", status: http.StatusBadGateway,
 		match: callFailed(FailLimit),
 		detail: func(err error) string {
-			var ce *CallError
-			errors.As(err, &ce)
+			ce, _ := errors.AsType[*CallError](err)
 			return "Call " + strconv.Quote(ce.Call) + ": " + or(ce.Reason, "the request needs more backend calls than allowed") + "."
 		}},
 	{Type: "urn:frontdesk:call-breaker-open", Title: "Backend unavailable", status: http.StatusServiceUnavailable,
 		match: callFailed(FailBreakerOpen),
 		detail: func(err error) string {
-			var ce *CallError
-			errors.As(err, &ce)
+			ce, _ := errors.AsType[*CallError](err)
 			return "Call " + strconv.Quote(ce.Call) + " was not sent: service " + strconv.Quote(ce.Service) + " is failing and its breaker is open."
 		}},
 	{Type: "urn:frontdesk:call-unreachable", Title: "Backend unreachable", status: http.StatusBadGateway,
 		match: callFailed(FailUnreachable), detail: callDetail("could not reach its backend.")},
 	{Type: "urn:frontdesk:request-body", statusOf: func(err error) int {
-		var be *BodyError
-		errors.As(err, &be)
+		be, _ := errors.AsType[*BodyError](err)
 		return be.Status
-	}, match: as[*BodyError](), detail: func(err error) string { var be *BodyError; errors.As(err, &be); return be.Detail },
+	}, match: as[*BodyError](), detail: func(err error) string { be, _ := errors.AsType[*BodyError](err); return be.Detail },
 		header: func(err error, h http.Header) {
 			// A body over the limit is left unread: the connection closes
 			// rather than the server draining it first.
-			var be *BodyError
-			if errors.As(err, &be) && be.Status == http.StatusRequestEntityTooLarge {
+			if be, ok := errors.AsType[*BodyError](err); ok && be.Status == http.StatusRequestEntityTooLarge {
 				h.Set("Connection", "close")
 			}
 		}},
 	{Type: "urn:frontdesk:expression", Title: "Expression failed", status: http.StatusBadGateway,
 		match: as[*ExprError](),
 		detail: func(err error) string {
-			var ee *ExprError
-			errors.As(err, &ee)
+			ee, _ := errors.AsType[*ExprError](err)
 			return "The expression of " + ee.Field + " failed: " + or(ee.Reason, "it could not be evaluated on the values it read") + "."
 		}},
 	{Type: "urn:frontdesk:not-found", Title: "Not found", status: http.StatusNotFound,
@@ -200,8 +189,7 @@ func or(s, otherwise string) string {
 }
 
 func challenge(err error, h http.Header) {
-	var ae *AuthError
-	if errors.As(err, &ae) && ae.Challenge != "" {
+	if ae, ok := errors.AsType[*AuthError](err); ok && ae.Challenge != "" {
 		h.Set("WWW-Authenticate", ae.Challenge)
 	}
 }

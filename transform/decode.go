@@ -667,8 +667,7 @@ func numberValue(tok []byte) (f float64, simple, ok bool) {
 	}
 	f, err := strconv.ParseFloat(string(tok), 64)
 	if err != nil {
-		var ne *strconv.NumError
-		if !errors.As(err, &ne) || ne.Err != strconv.ErrRange || f != 0 {
+		if ne, ok := errors.AsType[*strconv.NumError](err); !ok || ne.Err != strconv.ErrRange || f != 0 {
 			return 0, false, false
 		}
 		// underflow is zero, as in encoding/json

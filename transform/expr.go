@@ -265,8 +265,7 @@ func Compile(src string, scope *Scope) (*Program, error) {
 	opts := append([]expr.Option{expr.Env(scope.decl), expr.MaxNodes(MaxNodes)}, functions...)
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
-		var fe *file.Error
-		if errors.As(err, &fe) {
+		if fe, ok := errors.AsType[*file.Error](err); ok {
 			return nil, &CompileError{Source: src, Offset: runeToByte(src, fe.From), Message: fe.Message, Snippet: fe.Snippet}
 		}
 		return nil, &CompileError{Source: src, Message: err.Error()}

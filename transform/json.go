@@ -27,8 +27,7 @@ func CheckJSON(b []byte, maxDepth int) error {
 func jsonSyntaxDetail(b []byte) string {
 	var v any
 	err := json.Unmarshal(b, &v)
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
 		return fmt.Sprintf("%s at byte %d", se.Error(), se.Offset)
 	}
 	if err != nil {

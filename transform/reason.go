@@ -10,13 +10,11 @@ import (
 // client, the expression's source, or a Go type name: those go to the log
 // with the full error.
 func Reason(err error) string {
-	var nf *NonFiniteError
-	if errors.As(err, &nf) {
+	if _, ok := errors.AsType[*NonFiniteError](err); ok {
 		return "it gave NaN or an infinity, which JSON cannot hold"
 	}
 	msg := err.Error()
-	var re *RunError
-	if errors.As(err, &re) {
+	if re, ok := errors.AsType[*RunError](err); ok {
 		msg = re.Err.Error()
 	}
 	for _, fn := range functionNames {

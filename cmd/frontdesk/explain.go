@@ -48,8 +48,7 @@ func explain(args []string, env func(string) (string, bool), stdout, stderr io.W
 		return exitCode(2)
 	}
 	gw, err := engine.Load(sf.fsys, sf.config, engine.Options{Env: env, DisplayPath: sf.display})
-	var le engine.LoadErrors
-	if errors.As(err, &le) {
+	if le, ok := errors.AsType[engine.LoadErrors](err); ok {
 		for _, e := range le {
 			fmt.Fprintln(stderr, e.Error())
 		}

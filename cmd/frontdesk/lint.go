@@ -77,9 +77,9 @@ func lintProblems(sf *specFiles, env func(string) (string, bool)) (engine.LoadEr
 	gw, err := engine.Load(sf.fsys, sf.config, engine.Options{
 		Env: env, DisplayPath: sf.display, Endpoints: sf.endpoints, StubServices: sf.config == "",
 	})
-	var le engine.LoadErrors
+	le, isLoad := errors.AsType[engine.LoadErrors](err)
 	switch {
-	case errors.As(err, &le):
+	case isLoad:
 		return le, nil
 	case err != nil:
 		return nil, err

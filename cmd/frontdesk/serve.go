@@ -103,8 +103,7 @@ func serve(ctx context.Context, args []string, env func(string) (string, bool), 
 	}
 	gw, err := load(nil)
 	if err != nil {
-		var le engine.LoadErrors
-		if errors.As(err, &le) {
+		if le, ok := errors.AsType[engine.LoadErrors](err); ok {
 			for _, e := range le {
 				fmt.Fprintln(stderr, e.Error())
 			}
@@ -328,11 +327,11 @@ func adminMux(live *engine.Live, draining *atomic.Bool) *http.ServeMux {
 	})
 	m.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 		err := live.Reload()
-		var le engine.LoadErrors
+		le, isLoad := errors.AsType[engine.LoadErrors](err)
 		switch {
 		case err == nil:
 			writeJSON(w, http.StatusOK, map[string]string{"result": "ok"})
-		case errors.As(err, &le):
+		case isLoad:
 			writeJSON(w, http.StatusUnprocessableEntity, le) // as lint --format json prints them
 		default:
 			w.Header().Set("Retry-After", "1")

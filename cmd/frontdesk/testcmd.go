@@ -65,8 +65,7 @@ func specTest(ctx context.Context, args []string, env func(string) (string, bool
 		}
 		gw, err := engine.Load(sf.fsys, sf.config, engine.Options{Env: env, DisplayPath: sf.display, Endpoints: []string{}, StubServices: true})
 		if err != nil {
-			var le engine.LoadErrors
-			if errors.As(err, &le) {
+			if le, ok := errors.AsType[engine.LoadErrors](err); ok {
 				for _, e := range le {
 					fmt.Fprintln(stderr, e.Error())
 				}
@@ -159,8 +158,7 @@ func osPath(p string) string { return filepath.FromSlash("/" + p) }
 func statPath(p string) (os.FileInfo, error) {
 	fi, err := os.Stat(osPath(p))
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
+		if pe, ok := errors.AsType[*os.PathError](err); ok {
 			return nil, pe.Err
 		}
 	}

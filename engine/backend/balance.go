@@ -106,8 +106,8 @@ func instanceFault(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	var ce *pipeline.CallError
-	if !errors.As(err, &ce) {
+	ce, ok := errors.AsType[*pipeline.CallError](err)
+	if !ok {
 		return false
 	}
 	return ce.Failure == pipeline.FailUnreachable || ce.Failure == pipeline.FailTruncated
@@ -116,8 +116,8 @@ func instanceFault(ctx context.Context, err error) bool {
 // timedOut reports whether err is the attempt's deadline passing, not a
 // cancel (a client gone, a sibling call failed).
 func timedOut(ctx context.Context, err error) bool {
-	var ce *pipeline.CallError
-	return ctx.Err() == context.DeadlineExceeded && errors.As(err, &ce) && ce.Failure == pipeline.FailTimeout
+	ce, ok := errors.AsType[*pipeline.CallError](err)
+	return ctx.Err() == context.DeadlineExceeded && ok && ce.Failure == pipeline.FailTimeout
 }
 
 // pick chooses the instance for one attempt: round robin, or with

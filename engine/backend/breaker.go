@@ -99,8 +99,8 @@ func breakerOutcome(ctx context.Context, resp *Response, err error) error {
 	if ctx.Err() == context.Canceled {
 		return errBreakerIgnored
 	}
-	var ce *pipeline.CallError
-	if !errors.As(err, &ce) {
+	ce, ok := errors.AsType[*pipeline.CallError](err)
+	if !ok {
 		return errBreakerFailure
 	}
 	switch ce.Failure {

@@ -83,8 +83,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // could not serve it now.
 func retryable(resp *Response, err error) bool {
 	if err != nil {
-		var ce *pipeline.CallError
-		return errors.As(err, &ce) && ce.Failure == pipeline.FailUnreachable
+		ce, ok := errors.AsType[*pipeline.CallError](err)
+		return ok && ce.Failure == pipeline.FailUnreachable
 	}
 	switch resp.Status {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:

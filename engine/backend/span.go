@@ -33,8 +33,8 @@ func FailureType(err error) string {
 	if err == nil {
 		return ""
 	}
-	var ce *pipeline.CallError
-	if !errors.As(err, &ce) {
+	ce, ok := errors.AsType[*pipeline.CallError](err)
+	if !ok {
 		return "error"
 	}
 	switch ce.Failure {

@@ -139,8 +139,7 @@ func ParseFile(p, name string, src []byte) (*File, error) {
 	fp := &fileParser{name: name}
 	root, err := engine.ParseJSON(src)
 	if err != nil {
-		var se *engine.SyntaxError
-		if errors.As(err, &se) {
+		if se, ok := errors.AsType[*engine.SyntaxError](err); ok {
 			fp.errorf(se.Pos, "%s", se.Msg)
 		} else {
 			fp.errs = append(fp.errs, fmt.Sprintf("%s: %v", name, err))

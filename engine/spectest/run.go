@@ -143,8 +143,7 @@ func (r *Runner) RunFile(ctx context.Context, testPath string) *FileResult {
 }
 
 func unwrapPathErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
 		return pe.Err
 	}
 	return err
@@ -164,8 +163,7 @@ func (r *Runner) load(spec string, t *transport) (*engine.Gateway, *engine.Plan,
 		TestAuth:     true,
 	})
 	if err != nil {
-		var le engine.LoadErrors
-		if errors.As(err, &le) {
+		if le, ok := errors.AsType[engine.LoadErrors](err); ok {
 			lines := make([]string, 0, len(le))
 			for _, e := range le {
 				if e.Severity == engine.SevError {

@@ -268,11 +268,11 @@ func (v *JWT) key(ctx context.Context, t *jwt.Token) (any, error) {
 // refusalOf turns the parser's error into the fixed reason the client is
 // told.
 func (v *JWT) refusalOf(tok *jwt.Token, claims jwt.MapClaims, err error) error {
-	var r *Refusal
+	r, refused := errors.AsType[*Refusal](err)
 	switch {
 	case errors.Is(err, ErrUnavailable):
 		return ErrUnavailable
-	case errors.As(err, &r):
+	case refused:
 		return r
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return ErrMalformed

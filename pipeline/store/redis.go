@@ -163,8 +163,8 @@ func isDown(err error) bool { return errors.Is(err, ErrDown) }
 // the server is up, so it does not count towards the latch, though the
 // caller still sees it.
 func isReply(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re) && !errors.Is(err, context.DeadlineExceeded)
+	_, ok := errors.AsType[redis.Error](err)
+	return ok && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // Close closes the pool.
