@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,11 +20,7 @@ import (
 // frontdesk_connections_refused_total{reason="per_ip"}, a count a reload
 // keeps. Loopback addresses other than 127.0.0.1 are distinct clients.
 func TestConnectionsPerIP(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"ok": true}`)
-	}))
-	defer backend.Close()
+	backend := okBackend(t)
 	g := startGatewayIn(t, t.TempDir(), backend.URL)
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()

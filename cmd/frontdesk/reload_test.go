@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,11 +16,7 @@ import (
 // refused by POST /reload with 422 and the lint errors as JSON while the
 // old config serves on, and /routes lists what is loaded.
 func TestReloadProcess(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"ok": true}`)
-	}))
-	defer backend.Close()
+	backend := okBackend(t)
 	g := startGatewayIn(t, t.TempDir(), backend.URL)
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
@@ -103,11 +98,7 @@ func TestReloadProcess(t *testing.T) {
 // key=value lines and each request writes its access line; bad flag
 // values are usage errors.
 func TestServeLogFlags(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"ok": true}`)
-	}))
-	defer backend.Close()
+	backend := okBackend(t)
 	g := startGatewayIn(t, t.TempDir(), backend.URL, "--log-format", "text", "--log-level", "info")
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()

@@ -97,6 +97,18 @@ func startGatewayIn(t *testing.T, dir, backend string, flags ...string) *process
 	return p
 }
 
+// okBackend is a backend answering {"ok": true} to everything, closed at
+// the test's end.
+func okBackend(t *testing.T) *httptest.Server {
+	t.Helper()
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok": true}`)
+	}))
+	t.Cleanup(b.Close)
+	return b
+}
+
 // awaitLog waits, within a bound, for a logged line holding want.
 func awaitLog(t *testing.T, logs chan string, want string) {
 	t.Helper()
@@ -240,11 +252,7 @@ func TestShutdownDrains(t *testing.T) {
 // its first key fetch is still held by the key server; without a key set
 // a token is answered 503.
 func TestListenerOpensBeforeKeys(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"ok": true}`)
-	}))
-	defer backend.Close()
+	backend := okBackend(t)
 	release := make(chan struct{})
 	fetching := make(chan struct{}, 1)
 	var held atomic.Int32 // fetches that arrived and are not over
