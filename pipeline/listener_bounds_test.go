@@ -121,6 +121,21 @@ func awaitOpen(t *testing.T, l *Listener, n int) {
 	}
 }
 
+// awaitEvictable waits, within 5s, until n connections are idle or
+// header-less as the Listener sees them: the server marks a connection
+// idle after its answer is out, so a client may have read that answer
+// before the server has said so.
+func awaitEvictable(t *testing.T, l *Listener, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for l.evictable.Load() != int64(n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections idle or header-less, want %d", l.evictable.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 
 // TestPerClientBound: past max_connections_per_ip, a client's connections
@@ -269,6 +284,7 @@ func TestEvictionPrefersTheLargestHolder(t *testing.T) {
 		large = append(large, c)
 	}
 	awaitOpen(t, l, max)
+	awaitEvictable(t, l, max) // else the oldest may still be finishing its answer, not idle yet
 	if _, err := getFrom(t, "127.0.0.3", addr); err != nil {
 		t.Fatal(err)
 	}
